@@ -1,0 +1,243 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/writeback-agent/wbagent/agent/writeback"
+)
+
+// Submission is one writeback to enqueue: a validated document and, if it has attachments,
+// the Stage its attachments were decoded into. A document built in memory may instead carry
+// its attachments inline (DataBase64) with a nil Stage.
+type Submission struct {
+	Doc   *writeback.Writeback
+	Stage *Stage
+}
+
+// Result says what Enqueue did with one submission.
+type Result struct {
+	ID      uint64
+	JobID   string
+	Created bool // false: the job was already queued, and this is its record
+	// Conflict is set when a job already queued is sent again with different content. The
+	// first version is kept; the source should report the conflict to the platform.
+	Conflict bool
+}
+
+// Enqueue stores a writeback durably in state received. It returns once the record is
+// committed (the caller may then acknowledge it to its source). Enqueueing a job id that is
+// already queued stores nothing and returns the existing record's id.
+func (q *Queue) Enqueue(ctx context.Context, sub Submission, by Actor) (Result, error) {
+	res, err := q.EnqueueBatch(ctx, []Submission{sub}, by)
+	if err != nil {
+		return Result{}, err
+	}
+	return res[0], nil
+}
+
+// EnqueueBatch stores several writebacks in one transaction: all of them or none. A page
+// pulled from the platform is queued with one call.
+func (q *Queue) EnqueueBatch(ctx context.Context, subs []Submission, by Actor) ([]Result, error) {
+	prepared := make([]*prepared, len(subs))
+	discardAll := func() {
+		for i, s := range subs {
+			if prepared[i] != nil {
+				prepared[i].stage.Discard()
+			} else if s.Stage != nil {
+				s.Stage.Discard()
+			}
+		}
+	}
+	for i, s := range subs {
+		p, err := q.prepare(s)
+		if err != nil {
+			discardAll()
+			return nil, fmt.Errorf("queue: enqueue %s: %w", jobOf(s), err)
+		}
+		prepared[i] = p
+	}
+	results := make([]Result, len(subs))
+	o := &op{}
+	o.fn = func(tx *bolt.Tx) error {
+		o.changes = o.changes[:0]
+		for i, p := range prepared {
+			r, err := q.insert(tx, p, by)
+			if err != nil {
+				return fmt.Errorf("queue: enqueue %s: %w", p.rec.JobID, err)
+			}
+			results[i] = r
+			if r.Created {
+				o.changes = append(o.changes, Change{ID: r.ID, State: Received})
+			}
+		}
+		return nil
+	}
+	o.after = func() {
+		for i, p := range prepared {
+			if !results[i].Created {
+				p.stage.Discard()
+			}
+		}
+	}
+	if err := q.submit(ctx, o); err != nil {
+		discardAll()
+		return nil, err
+	}
+	return results, nil
+}
+
+func jobOf(s Submission) string {
+	if s.Doc == nil {
+		return "(no document)"
+	}
+	return s.Doc.JobID
+}
+
+// prepared is a submission made ready outside the writer: its attachments on disk, its
+// body sealed, its record built. Only the job-id check and the puts remain for the writer.
+type prepared struct {
+	stage  *Stage
+	rec    *Record
+	body   []byte // sealed
+	digest []byte
+	codes  int
+}
+
+func (q *Queue) prepare(s Submission) (*prepared, error) {
+	if s.Doc == nil {
+		return nil, errors.New("no document")
+	}
+	if s.Doc.JobID == "" {
+		return nil, errors.New("jobId: required")
+	}
+	stage := s.Stage
+	if stage == nil {
+		stage = q.NewStage()
+	}
+	doc := *s.Doc
+	doc.Attachments = make([]writeback.Attachment, len(s.Doc.Attachments))
+	refs := make([]AttachmentRef, len(doc.Attachments))
+	for i, a := range s.Doc.Attachments {
+		if !stage.has(i) {
+			if a.DataBase64 == "" {
+				return nil, fmt.Errorf("attachments[%d]: no content staged", i)
+			}
+			var err error
+			if a.Size, a.SHA256, err = stageInline(stage, i, a.DataBase64); err != nil {
+				return nil, fmt.Errorf("attachments[%d]: %w", i, err)
+			}
+		}
+		a.DataBase64 = ""
+		doc.Attachments[i] = a
+		refs[i] = AttachmentRef{Index: i, FileName: a.FileName, MediaType: a.MediaType, Size: a.Size, SHA256: a.SHA256}
+	}
+	if err := stage.sync(); err != nil {
+		return nil, fmt.Errorf("sync attachments: %w", err)
+	}
+	digest := docDigest(&doc)
+	pt, err := json.Marshal(body{Doc: &doc, Digest: digest})
+	if err != nil {
+		return nil, fmt.Errorf("encode body: %w", err)
+	}
+	now := q.now().UTC()
+	return &prepared{
+		stage: stage,
+		rec: &Record{
+			ID:          stage.id,
+			JobID:       doc.JobID,
+			State:       Received,
+			Author:      doc.Author.ClinicalUserID,
+			CreatedAt:   now,
+			UpdatedAt:   now,
+			Attachments: refs,
+			Version:     1,
+		},
+		body:   q.sealer.Seal(nil, pt, adFor(adBody, idKey(stage.id))),
+		digest: digest,
+		codes:  len(doc.Codes),
+	}, nil
+}
+
+// stageInline writes a base64 attachment held in memory through the stage.
+func stageInline(stage *Stage, i int, b64 string) (int64, []byte, error) {
+	w, err := stage.Create(i)
+	if err != nil {
+		return 0, nil, err
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(w, h), base64.NewDecoder(base64.StdEncoding, strings.NewReader(b64)))
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("decode base64: %w", err)
+	}
+	return n, h.Sum(nil), nil
+}
+
+// docDigest fingerprints a document's content (attachments by their hashes).
+func docDigest(doc *writeback.Writeback) []byte {
+	h := sha256.New()
+	json.NewEncoder(h).Encode(doc)
+	for _, a := range doc.Attachments {
+		h.Write(a.SHA256)
+	}
+	return h.Sum(nil)
+}
+
+// insert runs in the writer's transaction.
+func (q *Queue) insert(tx *bolt.Tx, p *prepared, by Actor) (Result, error) {
+	jobs := tx.Bucket(bucketJobs)
+	if v := jobs.Get([]byte(p.rec.JobID)); v != nil {
+		id := bytesToID(v)
+		res := Result{ID: id, JobID: p.rec.JobID}
+		if prev := tx.Bucket(bucketBodies).Get(v); prev != nil {
+			pt, err := q.sealer.Open(nil, prev, adFor(adBody, v))
+			if err != nil {
+				return Result{}, fmt.Errorf("record %d: %w", id, err)
+			}
+			var b body
+			if err := json.Unmarshal(pt, &b); err != nil {
+				return Result{}, fmt.Errorf("record %d: decode body: %w", id, err)
+			}
+			res.Conflict = !bytes.Equal(b.Digest, p.digest)
+		}
+		return res, nil
+	}
+	k := idKey(p.rec.ID)
+	if err := jobs.Put([]byte(p.rec.JobID), k); err != nil {
+		return Result{}, err
+	}
+	if err := tx.Bucket(bucketBodies).Put(k, p.body); err != nil {
+		return Result{}, err
+	}
+	if err := q.putRecord(tx, p.rec, ""); err != nil {
+		return Result{}, err
+	}
+	if err := q.appendAudit(tx, AuditEntry{
+		At: p.rec.CreatedAt, RecordID: p.rec.ID, JobID: p.rec.JobID,
+		Action: ActionEnqueued, To: Received, Actor: by,
+		Detail: fmt.Sprintf("%d codes, %d attachments", p.codes, len(p.rec.Attachments)),
+	}); err != nil {
+		return Result{}, err
+	}
+	return Result{ID: p.rec.ID, JobID: p.rec.JobID, Created: true}, nil
+}
+
+func bytesToID(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}

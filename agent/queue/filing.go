@@ -1,0 +1,270 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// OutcomeUnknownFix is the plain-English note on a record whose filing was interrupted.
+const OutcomeUnknownFix = "outcome unknown: check before re-filing"
+
+// Ticket identifies a claimed record and the lease on it.
+type Ticket struct {
+	ID    uint64
+	Token uint64
+}
+
+// Claim is a record leased to the filing engine.
+type Claim struct {
+	Ticket
+	Record *Record
+}
+
+// ClaimRequest says who claims, for how long, and which authors' records it may take
+// (nil: any author).
+type ClaimRequest struct {
+	Owner    string
+	Lease    time.Duration
+	Eligible func(author string) bool
+}
+
+// NothingReadyError is returned by Claim when no eligible record is due; NextDue is when
+// the earliest one in back-off becomes due (zero if none waits).
+type NothingReadyError struct{ NextDue time.Time }
+
+func (e *NothingReadyError) Error() string {
+	if e.NextDue.IsZero() {
+		return "queue: claim: nothing ready to file"
+	}
+	return "queue: claim: nothing ready to file until " + e.NextDue.Format(time.RFC3339)
+}
+
+func (e *NothingReadyError) Is(target error) bool { return target == ErrNothingReady }
+
+// Claim leases the oldest due ready record to the caller: it moves to filing until the lease
+// expires. If the lease expires (the engine hung or crashed), the record goes back to ready
+// flagged "outcome unknown".
+func (q *Queue) Claim(ctx context.Context, req ClaimRequest) (*Claim, error) {
+	if req.Lease <= 0 {
+		req.Lease = 2 * time.Minute
+	}
+	var out *Claim
+	o := &op{}
+	o.fn = func(tx *bolt.Tx) error {
+		now := q.now().UTC()
+		id, next, ok := q.findDue(tx, now, req.Eligible)
+		if !ok {
+			return &NothingReadyError{NextDue: next}
+		}
+		r, err := q.getRecord(tx, id)
+		if err != nil {
+			return err
+		}
+		token := q.leaseSeq.Add(1)<<16 | uint64(rand.Uint32()&0xffff)
+		r.State, r.UpdatedAt = Filing, now
+		r.Lease = &Lease{Owner: req.Owner, Token: token, Expires: now.Add(req.Lease)}
+		r.Version++
+		if err := q.putRecord(tx, r, Ready); err != nil {
+			return err
+		}
+		if err := q.appendAudit(tx, AuditEntry{At: now, RecordID: id, JobID: r.JobID, Action: ActionClaimed,
+			From: Ready, To: Filing, Actor: Actor{Component: req.Owner}}); err != nil {
+			return err
+		}
+		o.changes = []Change{{ID: id, State: Filing}}
+		out = &Claim{Ticket: Ticket{ID: id, Token: token}, Record: r}
+		return nil
+	}
+	if err := q.submit(ctx, o); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// findDue returns the oldest ready record that is due and eligible, or the time the next
+// one becomes due.
+func (q *Queue) findDue(tx *bolt.Tx, now time.Time, eligible func(string) bool) (id uint64, next time.Time, ok bool) {
+	c := tx.Bucket(bucketIndex).Cursor()
+	prefix := []byte{stateCodes[Ready]}
+	for k, v := c.Seek(prefix); len(k) == 9 && k[0] == prefix[0]; k, v = c.Next() {
+		due, author := parseIndexValue(v)
+		if eligible != nil && !eligible(author) {
+			continue
+		}
+		if !due.After(now) {
+			return bytesToID(k[1:]), time.Time{}, true
+		}
+		if next.IsZero() || due.Before(next) {
+			next = due
+		}
+	}
+	return 0, next, false
+}
+
+// leased applies a change to a record the caller holds the lease of.
+func (q *Queue) leased(ctx context.Context, t Ticket, action string,
+	mutate func(r *Record, now time.Time) (State, string, error)) (*Record, error) {
+	return q.change(ctx, t.ID, Actor{Component: "filer"}, action, func(r *Record, now time.Time) (State, string, error) {
+		if r.State != Filing || r.Lease == nil || r.Lease.Token != t.Token {
+			return "", "", ErrLeaseLost
+		}
+		to, detail, err := mutate(r, now)
+		if to != Filing {
+			r.Lease = nil
+		}
+		return to, detail, err
+	})
+}
+
+// RenewLease extends the caller's lease by d from now.
+func (q *Queue) RenewLease(ctx context.Context, t Ticket, d time.Duration) error {
+	_, err := q.leased(ctx, t, "lease-renewed", func(r *Record, now time.Time) (State, string, error) {
+		r.Lease.Expires = now.Add(d)
+		return Filing, "", nil
+	})
+	return err
+}
+
+// FilingOutcome is what the clinical system said when it took a filing.
+type FilingOutcome struct {
+	ConsultationGUID string
+	ConsultationID   string
+}
+
+// MarkFiled records a successful filing. This is the end of the record's journey.
+func (q *Queue) MarkFiled(ctx context.Context, t Ticket, f FilingOutcome) (*Record, error) {
+	return q.leased(ctx, t, ActionFiled, func(r *Record, now time.Time) (State, string, error) {
+		r.ConsultationGUID, r.ConsultationID = f.ConsultationGUID, f.ConsultationID
+		r.OutcomeUnknown = false
+		r.Reason = nil
+		r.addAttempt(Attempt{At: now, Outcome: "filed"})
+		return Filed, "", nil
+	})
+}
+
+// Disposition says what to do with a record whose filing attempt failed.
+type Disposition int
+
+const (
+	// RetryLater: a passing failure (network, 500, timeout). Back off and try again, and
+	// ask for attention after the policy's maximum attempts.
+	RetryLater Disposition = iota + 1
+	// Release: not the record's fault and not an attempt (the author's session needs
+	// refreshing, the application is deactivated). Back to ready, due now; the engine
+	// holds the author's records until the condition clears.
+	Release
+	// Attention: retrying cannot help (a bad request, a patient mismatch found at filing).
+	Attention
+)
+
+// Failure describes a failed filing attempt. Code and Detail go into the attempt history
+// and the audit trail: never patient data. Reason (for Attention) may name the patient.
+type Failure struct {
+	Disposition Disposition
+	Code        string
+	Detail      string
+	Reason      *Reason
+	// OutcomeUnknown: the request may have reached the clinical system (a timeout after
+	// sending it). The next attempt must look for the consultation before filing again.
+	OutcomeUnknown bool
+}
+
+// FailFiling records a failed attempt and moves the record on as f.Disposition says.
+func (q *Queue) FailFiling(ctx context.Context, t Ticket, f Failure) (*Record, error) {
+	if f.Code == "" {
+		return nil, errors.New("queue: fail filing: a failure code is required")
+	}
+	return q.leased(ctx, t, ActionFilingFailed, func(r *Record, now time.Time) (State, string, error) {
+		r.OutcomeUnknown = r.OutcomeUnknown || f.OutcomeUnknown
+		switch f.Disposition {
+		case Release:
+			r.addAttempt(Attempt{At: now, Outcome: "released", Code: f.Code, Detail: f.Detail})
+			r.NextAttemptAt = time.Time{}
+			return Ready, f.Code, nil
+		case RetryLater:
+			r.addAttempt(Attempt{At: now, Outcome: "retry", Code: f.Code, Detail: f.Detail})
+			n := r.consecutiveRetries()
+			if q.opts.Retry.MaxAttempts > 0 && n >= q.opts.Retry.MaxAttempts {
+				r.Reason = &Reason{Code: "retries-exhausted",
+					Text: fmt.Sprintf("Filing failed %d times in a row (last: %s).", n, f.Code),
+					Fix:  "Check the conditions shown for the clinical system connection, then choose Retry."}
+				return NeedsAttention, f.Code, nil
+			}
+			r.NextAttemptAt = now.Add(q.opts.Retry.Delay(n, rand.Float64()))
+			return Ready, f.Code, nil
+		case Attention:
+			r.addAttempt(Attempt{At: now, Outcome: "attention", Code: f.Code, Detail: f.Detail})
+			reason := Reason{Code: f.Code}
+			if f.Reason != nil {
+				reason = *f.Reason
+			}
+			r.Reason = &reason
+			return NeedsAttention, f.Code, nil
+		}
+		return "", "", fmt.Errorf("unknown disposition %d", f.Disposition)
+	})
+}
+
+// maxAttempts bounds the attempt history kept on a record.
+const maxAttempts = 50
+
+func (r *Record) addAttempt(a Attempt) {
+	r.Attempts = append(r.Attempts, a)
+	if len(r.Attempts) > maxAttempts {
+		r.Attempts = append(r.Attempts[:0:0], r.Attempts[len(r.Attempts)-maxAttempts:]...)
+	}
+}
+
+// consecutiveRetries counts the trailing "retry" attempts.
+func (r *Record) consecutiveRetries() int {
+	n := 0
+	for i := len(r.Attempts) - 1; i >= 0 && r.Attempts[i].Outcome == "retry"; i-- {
+		n++
+	}
+	return n
+}
+
+// recoverFilings puts every record left in filing back to ready, flagged outcome unknown.
+// It runs at open, when no lease can still be live (the database lock proves the previous
+// holder is gone). It returns the ids it recovered.
+func (q *Queue) recoverFilings(tx *bolt.Tx) ([]uint64, error) {
+	return q.recoverLeases(tx, time.Time{})
+}
+
+// recoverLeases recovers filings whose lease expired before now (every filing if now is
+// zero).
+func (q *Queue) recoverLeases(tx *bolt.Tx, now time.Time) ([]uint64, error) {
+	var ids []uint64
+	c := tx.Bucket(bucketIndex).Cursor()
+	prefix := stateCodes[Filing]
+	for k, v := c.Seek([]byte{prefix}); len(k) == 9 && k[0] == prefix; k, v = c.Next() {
+		if due, _ := parseIndexValue(v); !now.IsZero() && due.After(now) {
+			continue
+		}
+		ids = append(ids, bytesToID(k[1:]))
+	}
+	at := q.now().UTC()
+	for _, id := range ids {
+		r, err := q.getRecord(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		r.State, r.Lease, r.OutcomeUnknown = Ready, nil, true
+		r.NextAttemptAt, r.UpdatedAt = time.Time{}, at
+		r.addAttempt(Attempt{At: at, Outcome: "lease-expired", Code: "interrupted", Detail: OutcomeUnknownFix})
+		r.Version++
+		if err := q.putRecord(tx, r, Filing); err != nil {
+			return nil, err
+		}
+		if err := q.appendAudit(tx, AuditEntry{At: at, RecordID: id, JobID: r.JobID, Action: ActionLeaseRecovered,
+			From: Filing, To: Ready, Actor: Actor{Component: "queue"}, Detail: OutcomeUnknownFix}); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}

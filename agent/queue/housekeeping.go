@@ -1,0 +1,257 @@
+package queue
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/writeback-agent/wbagent/agent/durable"
+)
+
+// The housekeeper is a goroutine that sleeps until the next thing the queue must do by
+// itself: recover a filing whose lease expired, wipe patient content past retention, or
+// compact the file once the queue has been idle. It never polls: it waits on one timer set
+// to the earliest deadline, and is woken when a commit may have moved one.
+
+func (q *Queue) housekeeper() {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		next := q.nextDeadline()
+		if next.IsZero() {
+			timer.Stop()
+		} else {
+			timer.Reset(max(time.Until(next), time.Millisecond))
+		}
+		select {
+		case <-q.closing:
+			timer.Stop()
+			return
+		case <-q.wake:
+		case <-timer.C:
+			q.housekeep()
+		}
+	}
+}
+
+// nextDeadline returns the earliest lease expiry, retention deadline or idle-compaction
+// check (zero if there is none).
+func (q *Queue) nextDeadline() time.Time {
+	var next time.Time
+	consider := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	q.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketIndex).Cursor()
+		code := stateCodes[Filing]
+		for k, v := c.Seek([]byte{code}); len(k) == 9 && k[0] == code; k, v = c.Next() {
+			due, _ := parseIndexValue(v)
+			consider(due)
+		}
+		if k, _ := tx.Bucket(bucketWipe).Cursor().First(); len(k) == 16 {
+			consider(time.Unix(0, int64(binary.BigEndian.Uint64(k))))
+		}
+		return nil
+	})
+	if last := q.lastWrite.Load(); last > q.compactChecked.Load() {
+		consider(time.Unix(0, last).Add(q.opts.IdleAfter))
+	}
+	return next
+}
+
+// housekeep does whatever is due now.
+func (q *Queue) housekeep() {
+	ctx := context.Background()
+	if err := q.RecoverExpiredLeases(ctx); err != nil && !errors.Is(err, ErrClosed) {
+		q.log.Error("recovering expired filing leases failed", "err", err)
+	}
+	if _, err := q.WipeExpired(ctx); err != nil && !errors.Is(err, ErrClosed) {
+		q.log.Error("retention wipe failed", "err", err)
+	}
+	last := q.lastWrite.Load()
+	if last > q.compactChecked.Load() && q.now().Sub(time.Unix(0, last)) >= q.opts.IdleAfter {
+		q.compactChecked.Store(last)
+		q.idleArmed.Store(false)
+		if _, err := q.CompactIfWorthwhile(); err != nil && !errors.Is(err, ErrClosed) {
+			q.log.Error("compaction failed", "err", err)
+		}
+	}
+}
+
+// RecoverExpiredLeases puts filings whose lease expired back to ready, flagged outcome
+// unknown.
+func (q *Queue) RecoverExpiredLeases(ctx context.Context) error {
+	o := &op{}
+	o.fn = func(tx *bolt.Tx) error {
+		ids, err := q.recoverLeases(tx, q.now())
+		o.changes = o.changes[:0]
+		for _, id := range ids {
+			o.changes = append(o.changes, Change{ID: id, State: Ready})
+		}
+		return err
+	}
+	if err := q.submit(ctx, o); err != nil {
+		return fmt.Errorf("queue: recover leases: %w", err)
+	}
+	if len(o.changes) > 0 {
+		q.log.Warn("filing leases expired; those filings are checked before re-filing", "records", len(o.changes))
+	}
+	return nil
+}
+
+// wipeBatch bounds the records wiped in one transaction.
+const wipeBatch = 256
+
+// WipeExpired removes the patient content of terminal records past retention, keeping
+// their tombstones (ids, outcome, times, audit). It returns how many it wiped.
+func (q *Queue) WipeExpired(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		type wiped struct {
+			id   uint64
+			refs []AttachmentRef
+		}
+		var done []wiped
+		o := &op{}
+		o.fn = func(tx *bolt.Tx) error {
+			done = done[:0]
+			now := q.now().UTC()
+			wb := tx.Bucket(bucketWipe)
+			c := wb.Cursor()
+			var keys [][]byte
+			for k, _ := c.First(); len(k) == 16 && len(keys) < wipeBatch; k, _ = c.Next() {
+				if time.Unix(0, int64(binary.BigEndian.Uint64(k))).After(now) {
+					break
+				}
+				keys = append(keys, append([]byte(nil), k...))
+			}
+			for _, k := range keys {
+				if err := wb.Delete(k); err != nil {
+					return err
+				}
+				id := binary.BigEndian.Uint64(k[8:])
+				r, err := q.getRecord(tx, id)
+				if err != nil {
+					return err
+				}
+				if !r.WipedAt.IsZero() {
+					continue
+				}
+				refs := r.Attachments
+				r.wipe(now)
+				if err := tx.Bucket(bucketBodies).Delete(idKey(id)); err != nil {
+					return err
+				}
+				if err := q.putRecord(tx, r, r.State); err != nil {
+					return err
+				}
+				if err := q.appendAudit(tx, AuditEntry{At: now, RecordID: id, JobID: r.JobID, Action: ActionWiped,
+					Actor: Actor{Component: "retention"}}); err != nil {
+					return err
+				}
+				done = append(done, wiped{id, refs})
+			}
+			return nil
+		}
+		if err := q.submit(ctx, o); err != nil {
+			return total, fmt.Errorf("queue: retention wipe: %w", err)
+		}
+		for _, w := range done {
+			q.removeBlobs(w.id, w.refs)
+		}
+		total += len(done)
+		if len(done) < wipeBatch {
+			return total, nil
+		}
+	}
+}
+
+// wipe removes everything from the record that could identify the patient.
+func (r *Record) wipe(now time.Time) {
+	r.WipedAt = now
+	r.Version++
+	if r.Reason != nil {
+		r.Reason = &Reason{Code: r.Reason.Code}
+	}
+	for i := range r.Attachments {
+		r.Attachments[i] = AttachmentRef{Index: i}
+	}
+}
+
+// CompactIfWorthwhile compacts the file when no filing is in progress and free pages exceed
+// both CompactMinFreeBytes and CompactMinFreeRatio of the file. It reports whether it did.
+func (q *Queue) CompactIfWorthwhile() (bool, error) {
+	if q.closed.Load() {
+		return false, ErrClosed
+	}
+	q.mu.RLock()
+	var free, size int64
+	busy := false
+	err := q.db.View(func(tx *bolt.Tx) error {
+		size = tx.Size()
+		v := tx.Bucket(bucketMeta).Get(countKey(Filing))
+		busy = len(v) == 8 && binary.BigEndian.Uint64(v) > 0
+		return nil
+	})
+	st := q.db.Stats()
+	free = int64(st.FreeAlloc)
+	q.mu.RUnlock()
+	if err != nil {
+		return false, fmt.Errorf("queue: compact: %w", err)
+	}
+	if busy || size == 0 || free < q.opts.CompactMinFreeBytes || float64(free)/float64(size) < q.opts.CompactMinFreeRatio {
+		return false, nil
+	}
+	return true, q.Compact()
+}
+
+// Compact rewrites the database into a new file without free pages and swaps it in (bbolt
+// files never shrink by themselves). Writes wait while it runs.
+func (q *Queue) Compact() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed.Load() {
+		return ErrClosed
+	}
+	before, _ := os.Stat(q.path)
+	tmp := q.path + ".compact"
+	os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return fmt.Errorf("queue: compact: %w", err)
+	}
+	if err := bolt.Compact(dst, q.db, 16<<20); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("queue: compact: %w", err)
+	}
+	if err := dst.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("queue: compact: %w", err)
+	}
+	if err := q.db.Close(); err != nil {
+		return fmt.Errorf("queue: compact: close old file: %w", err)
+	}
+	renameErr := durable.Rename(tmp, q.path)
+	db, err := q.openDB(q.path)
+	if err != nil {
+		// Without a database the queue cannot go on; the service restarts and reopens.
+		return fmt.Errorf("queue: compact: reopen: %w (rename: %v)", err, renameErr)
+	}
+	q.db = db
+	if renameErr != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("queue: compact: %w", renameErr)
+	}
+	if after, err := os.Stat(q.path); err == nil && before != nil {
+		q.log.Info("compacted the queue file", "before_bytes", before.Size(), "after_bytes", after.Size())
+	}
+	return nil
+}

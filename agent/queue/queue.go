@@ -1,0 +1,443 @@
+package queue
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/writeback-agent/wbagent/agent/seal"
+)
+
+// FormatVersion is the layout of the database file this code reads and writes.
+const FormatVersion = 1
+
+// File and folder names inside the data folder.
+const (
+	DBFileName = "queue.db"
+	BlobsDir   = "blobs"
+)
+
+// Bucket and key names. Serialised: never rename.
+var (
+	bucketMeta    = []byte("meta")
+	bucketRecords = []byte("records")
+	bucketBodies  = []byte("bodies")
+	bucketJobs    = []byte("jobs")
+	bucketIndex   = []byte("index")
+	bucketWipe    = []byte("wipe")
+	bucketAudit   = []byte("audit")
+	allBuckets    = [][]byte{bucketMeta, bucketRecords, bucketBodies, bucketJobs, bucketIndex, bucketWipe, bucketAudit}
+
+	keyFormat = []byte("format")
+)
+
+// Associated-data prefixes binding each sealed value to its key.
+const (
+	adRecord = "wbagent/record\x00"
+	adBody   = "wbagent/body\x00"
+	adAudit  = "wbagent/audit\x00"
+	adBlob   = "wbagent/blob\x00"
+)
+
+// Defaults for Options.
+const (
+	DefaultLockTimeout = 5 * time.Second
+	DefaultRetention   = 30 * 24 * time.Hour
+	maxBatch           = 1024 // operations in one group commit
+)
+
+// Errors callers act on. Wrapped errors name the operation and the record.
+var (
+	ErrNotFound          = errors.New("no such record")
+	ErrIllegalTransition = errors.New("illegal state transition")
+	ErrLeaseLost         = errors.New("filing lease lost (expired or taken over)")
+	ErrNothingReady      = errors.New("nothing ready to file")
+	ErrLocked            = errors.New("the queue database is in use by another Writeback Agent")
+	ErrClosed            = errors.New("queue closed")
+	ErrWiped             = errors.New("patient content removed by retention")
+	ErrUnreadable        = errors.New("record cannot be decrypted: the data key does not match this database")
+)
+
+// Options configure a Queue. Dir and Key are required.
+type Options struct {
+	Dir         string        // data folder; holds queue.db and the blobs folder
+	Key         []byte        // 32-byte data key (see seal.LoadOrCreateKey)
+	LockTimeout time.Duration // how long to wait for another process's lock (default 5 s)
+	Retention   time.Duration // how long filed/rejected/cancelled records keep patient content (default 30 days)
+	Retry       RetryPolicy   // filing back-off (zero value: DefaultRetryPolicy)
+	// CompactMinFreeBytes and CompactMinFreeRatio decide when an idle queue compacts its
+	// file: both must be exceeded (defaults 8 MiB and 0.5).
+	CompactMinFreeBytes int64
+	CompactMinFreeRatio float64
+	// IdleAfter is how long without writes makes the queue idle for compaction (default 1 min).
+	IdleAfter time.Duration
+	Logger    *slog.Logger
+	Now       func() time.Time // for tests
+	// OnChange, if set, is called after each commit with the records it changed. It must not
+	// block: hand the change to a channel or a goroutine.
+	OnChange func([]Change)
+}
+
+// Change reports that a record moved to a state.
+type Change struct {
+	ID    uint64
+	State State
+}
+
+// Queue is the durable writeback queue. Its methods are safe for concurrent use.
+type Queue struct {
+	opts   Options
+	sealer *seal.Sealer
+	log    *slog.Logger
+	now    func() time.Time
+	path   string
+	blobs  string
+
+	mu sync.RWMutex // guards db against compaction swapping it; write lock only to swap
+	db *bolt.DB
+
+	ops     chan *op
+	closing chan struct{}
+	done    chan struct{}
+	closed  atomic.Bool
+
+	nextID    atomic.Uint64 // last id handed out (ids may be allocated before they commit)
+	leaseSeq  atomic.Uint64
+	lastWrite atomic.Int64 // unix nanos of the last commit
+	// compactChecked is the lastWrite value the idle-compaction check last looked at.
+	compactChecked atomic.Int64
+	idleArmed      atomic.Bool   // the housekeeper knows writes happened since its last idle check
+	wake           chan struct{} // pokes the housekeeper when deadlines may have moved
+}
+
+// Open opens (creating if needed) the queue in opts.Dir, recovers filings interrupted by a
+// crash, sweeps orphaned attachment files and starts the writer.
+func Open(opts Options) (*Queue, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("queue: open: no data folder given")
+	}
+	sealer, err := seal.New(opts.Key)
+	if err != nil {
+		return nil, fmt.Errorf("queue: open: %w", err)
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = DefaultLockTimeout
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.Retry == (RetryPolicy{}) {
+		opts.Retry = DefaultRetryPolicy
+	}
+	if opts.CompactMinFreeBytes <= 0 {
+		opts.CompactMinFreeBytes = 8 << 20
+	}
+	if opts.CompactMinFreeRatio <= 0 {
+		opts.CompactMinFreeRatio = 0.5
+	}
+	if opts.IdleAfter <= 0 {
+		opts.IdleAfter = time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	q := &Queue{
+		opts:    opts,
+		sealer:  sealer,
+		log:     opts.Logger.With("component", "queue"),
+		now:     opts.Now,
+		path:    filepath.Join(opts.Dir, DBFileName),
+		blobs:   filepath.Join(opts.Dir, BlobsDir),
+		ops:     make(chan *op, maxBatch),
+		closing: make(chan struct{}),
+		done:    make(chan struct{}),
+		wake:    make(chan struct{}, 1),
+	}
+	if err := os.MkdirAll(q.blobs, 0o700); err != nil {
+		return nil, fmt.Errorf("queue: open: create data folder: %w", err)
+	}
+	if q.db, err = q.openDB(q.path); err != nil {
+		return nil, err
+	}
+	if err := q.init(); err != nil {
+		q.db.Close()
+		return nil, err
+	}
+	go q.writer()
+	go q.housekeeper()
+	return q, nil
+}
+
+// openDB opens the bbolt file with the options the queue relies on.
+func (q *Queue) openDB(path string) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: q.opts.LockTimeout,
+		// Rebuilding the freelist on open costs a scan; syncing it on every commit costs
+		// rewriting it, which grows with the file (800 KB after a drained 100k backlog).
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("queue: open %s: %w (waited %v): stop the other agent or service first", path, ErrLocked, q.opts.LockTimeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// init creates the buckets, checks the format, recovers interrupted filings and sweeps
+// orphaned blobs. It runs before the writer starts.
+func (q *Queue) init() error {
+	var recovered []uint64
+	err := q.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if v := meta.Get(keyFormat); v == nil {
+			if err := meta.Put(keyFormat, u64(FormatVersion)); err != nil {
+				return err
+			}
+		} else if got := binary.BigEndian.Uint64(v); got != FormatVersion {
+			return fmt.Errorf("database format %d, this agent reads format %d: install the matching agent version", got, FormatVersion)
+		}
+		if k, _ := tx.Bucket(bucketRecords).Cursor().Last(); k != nil {
+			q.nextID.Store(binary.BigEndian.Uint64(k))
+		}
+		if err := q.checkKey(tx); err != nil {
+			return err
+		}
+		var err error
+		recovered, err = q.recoverFilings(tx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("queue: open %s: %w", q.path, err)
+	}
+	if len(recovered) > 0 {
+		q.log.Warn("recovered filings interrupted by a stop; their outcome is checked before re-filing", "records", recovered)
+	}
+	if err := q.sweepOrphanBlobs(); err != nil {
+		return fmt.Errorf("queue: open: %w", err)
+	}
+	return nil
+}
+
+// checkKey opens the newest record to prove the data key matches the database.
+func (q *Queue) checkKey(tx *bolt.Tx) error {
+	k, v := tx.Bucket(bucketRecords).Cursor().Last()
+	if k == nil {
+		return nil
+	}
+	if _, err := q.sealer.Open(nil, v, adFor(adRecord, k)); err != nil {
+		return ErrUnreadable
+	}
+	return nil
+}
+
+// Close stops the writer after the operations already submitted, and closes the file.
+func (q *Queue) Close() error {
+	if !q.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	close(q.closing)
+	<-q.done
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if err := q.db.Close(); err != nil {
+		return fmt.Errorf("queue: close: %w", err)
+	}
+	return nil
+}
+
+// Path returns the database file's path.
+func (q *Queue) Path() string { return q.path }
+
+// op is one unit of work for the writer. fn runs inside the batch's transaction and may run
+// more than once (the batch is retried without an operation that failed), so it must keep
+// its results in variables it overwrites, and have no effects outside the transaction;
+// after runs once, after a successful commit.
+type op struct {
+	fn      func(tx *bolt.Tx) error
+	after   func()
+	changes []Change
+	done    chan error
+}
+
+// submit hands fn to the writer and waits until it is committed (or failed).
+func (q *Queue) submit(ctx context.Context, o *op) error {
+	if q.closed.Load() {
+		return ErrClosed
+	}
+	o.done = make(chan error, 1)
+	select {
+	case q.ops <- o:
+	case <-q.closing:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once handed over, wait for the outcome even if ctx ends: the caller must know whether
+	// its operation committed.
+	select {
+	case err := <-o.done:
+		return err
+	case <-q.done:
+		// The writer stopped; it may have finished this operation just before.
+		select {
+		case err := <-o.done:
+			return err
+		default:
+			return ErrClosed
+		}
+	}
+}
+
+// writer is the single goroutine that writes to the database. It takes whatever operations
+// are waiting (up to maxBatch) and commits them in one transaction: no timer, so a lone
+// producer is never delayed and many producers share each commit's fsyncs.
+func (q *Queue) writer() {
+	defer close(q.done)
+	batch := make([]*op, 0, maxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case o := <-q.ops:
+			batch = append(batch, o)
+		case <-q.closing:
+			// Finish what was handed over before Close.
+			for {
+				select {
+				case o := <-q.ops:
+					q.commit([]*op{o})
+				default:
+					return
+				}
+			}
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case o := <-q.ops:
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		q.commit(batch)
+	}
+}
+
+// errOpFailed marks a batch aborted because one operation returned an error.
+var errOpFailed = errors.New("operation failed")
+
+// commit applies batch in one transaction. An operation that fails is taken out and run on
+// its own afterwards, so it gets its own error and the others still commit.
+func (q *Queue) commit(batch []*op) {
+	for len(batch) > 0 {
+		failed := -1
+		var failErr error
+		q.mu.RLock()
+		err := q.db.Update(func(tx *bolt.Tx) error {
+			for i, o := range batch {
+				if err := o.fn(tx); err != nil {
+					failed, failErr = i, err
+					return errOpFailed
+				}
+			}
+			return nil
+		})
+		q.mu.RUnlock()
+		switch {
+		case err == nil:
+			q.lastWrite.Store(q.now().UnixNano())
+			var changes []Change
+			for _, o := range batch {
+				if o.after != nil {
+					o.after()
+				}
+				changes = append(changes, o.changes...)
+				o.done <- nil
+			}
+			if len(changes) > 0 && q.opts.OnChange != nil {
+				q.opts.OnChange(changes)
+			}
+			if q.movesDeadlines(changes) {
+				q.poke()
+			}
+			return
+		case failed >= 0 && len(batch) == 1:
+			batch[0].done <- failErr
+			return
+		case failed >= 0:
+			solo := batch[failed]
+			batch = append(batch[:failed:failed], batch[failed+1:]...)
+			defer q.commit([]*op{solo})
+		default:
+			// The transaction itself failed (disk full, I/O error): every operation fails.
+			for _, o := range batch {
+				o.done <- fmt.Errorf("commit: %w", err)
+			}
+			return
+		}
+	}
+}
+
+// movesDeadlines reports whether a commit may have moved one of the housekeeper's
+// deadlines: a lease taken, a record reaching a terminal state, or the first write after
+// the queue was idle. Other commits leave the housekeeper asleep.
+func (q *Queue) movesDeadlines(changes []Change) bool {
+	if q.lastWrite.Load() > q.compactChecked.Load() && !q.idleArmed.Swap(true) {
+		return true
+	}
+	for _, c := range changes {
+		if c.State == Filing || c.State.Terminal() {
+			return true
+		}
+	}
+	return false
+}
+
+// poke wakes the housekeeper to recompute its deadlines.
+func (q *Queue) poke() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// view runs fn in a read transaction.
+func (q *Queue) view(fn func(tx *bolt.Tx) error) error {
+	if q.closed.Load() {
+		return ErrClosed
+	}
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	return q.db.View(fn)
+}
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+func adFor(prefix string, key []byte) []byte {
+	return append([]byte(prefix), key...)
+}

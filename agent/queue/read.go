@@ -1,0 +1,202 @@
+package queue
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/writeback-agent/wbagent/agent/writeback"
+)
+
+// Get returns a record's metadata.
+func (q *Queue) Get(id uint64) (*Record, error) {
+	var r *Record
+	err := q.view(func(tx *bolt.Tx) error {
+		var err error
+		r, err = q.getRecord(tx, id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue: get: %w", err)
+	}
+	return r, nil
+}
+
+// LookupJob returns the id of the record for a source job id.
+func (q *Queue) LookupJob(jobID string) (uint64, error) {
+	var id uint64
+	err := q.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketJobs).Get([]byte(jobID))
+		if v == nil {
+			return ErrNotFound
+		}
+		id = bytesToID(v)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("queue: lookup job: %w", err)
+	}
+	return id, nil
+}
+
+// Document returns a record's writeback document (without attachment bytes: read those
+// with OpenAttachment). It returns ErrWiped once retention removed it.
+func (q *Queue) Document(id uint64) (*writeback.Writeback, error) {
+	var doc *writeback.Writeback
+	err := q.view(func(tx *bolt.Tx) error {
+		k := idKey(id)
+		v := tx.Bucket(bucketBodies).Get(k)
+		if v == nil {
+			if tx.Bucket(bucketRecords).Get(k) != nil {
+				return ErrWiped
+			}
+			return ErrNotFound
+		}
+		pt, err := q.sealer.Open(nil, v, adFor(adBody, k))
+		if err != nil {
+			return err
+		}
+		var b body
+		if err := json.Unmarshal(pt, &b); err != nil {
+			return fmt.Errorf("decode: %w", err)
+		}
+		doc = b.Doc
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue: document %d: %w", id, err)
+	}
+	return doc, nil
+}
+
+// OpenAttachment returns a reader of attachment index of record id, decrypted as it is
+// read. The reader fails with seal.ErrTampered (or a hash mismatch) if the file was altered;
+// only content read to io.EOF is authentic.
+func (q *Queue) OpenAttachment(id uint64, index int) (io.ReadCloser, error) {
+	r, err := q.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	if !r.WipedAt.IsZero() {
+		return nil, fmt.Errorf("queue: attachment %d of record %d: %w", index, id, ErrWiped)
+	}
+	if index < 0 || index >= len(r.Attachments) {
+		return nil, fmt.Errorf("queue: attachment %d of record %d: %w", index, id, ErrNotFound)
+	}
+	ref := r.Attachments[index]
+	f, err := os.Open(filepath.Join(q.blobs, blobName(id, index)))
+	if err != nil {
+		return nil, fmt.Errorf("queue: attachment %d of record %d: %w", index, id, err)
+	}
+	dr, err := q.sealer.DecryptReader(f, blobAD(id, index))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("queue: attachment %d of record %d: %w", index, id, err)
+	}
+	return &verifyingReader{r: dr, f: f, h: sha256.New(), want: ref.SHA256, size: ref.Size}, nil
+}
+
+// verifyingReader checks the decrypted content's size and SHA-256 at the end.
+type verifyingReader struct {
+	r    io.Reader
+	f    *os.File
+	h    hash.Hash
+	want []byte
+	size int64
+	n    int64
+}
+
+var errAttachmentMismatch = errors.New("attachment content does not match its record (size or SHA-256)")
+
+func (v *verifyingReader) Read(p []byte) (int, error) {
+	n, err := v.r.Read(p)
+	v.h.Write(p[:n])
+	v.n += int64(n)
+	if err == io.EOF && (v.n != v.size || !bytes.Equal(v.h.Sum(nil), v.want)) {
+		return n, errAttachmentMismatch
+	}
+	return n, err
+}
+
+func (v *verifyingReader) Close() error { return v.f.Close() }
+
+// Filter selects records for List and Each.
+type Filter struct {
+	States []State // none: every state
+	Author string  // "": every author
+	Limit  int     // 0: no limit
+}
+
+// Each calls fn for every record matching f, in state order then id order, opening one
+// record at a time (a large queue is never held in memory). fn returning an error stops
+// the walk with that error. fn must not call the queue's write methods.
+func (q *Queue) Each(f Filter, fn func(*Record) error) error {
+	states := f.States
+	if len(states) == 0 {
+		states = States
+	}
+	n := 0
+	return q.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketIndex).Cursor()
+		for _, s := range states {
+			code, ok := stateCodes[s]
+			if !ok {
+				return fmt.Errorf("queue: list: unknown state %q", s)
+			}
+			for k, v := c.Seek([]byte{code}); len(k) == 9 && k[0] == code; k, v = c.Next() {
+				if f.Author != "" {
+					if _, author := parseIndexValue(v); author != f.Author {
+						continue
+					}
+				}
+				r, err := q.getRecord(tx, binary.BigEndian.Uint64(k[1:]))
+				if err != nil {
+					return fmt.Errorf("queue: list: %w", err)
+				}
+				if err := fn(r); err != nil {
+					return err
+				}
+				if n++; f.Limit > 0 && n >= f.Limit {
+					return nil
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// List returns the records matching f.
+func (q *Queue) List(f Filter) ([]*Record, error) {
+	var out []*Record
+	err := q.Each(f, func(r *Record) error { out = append(out, r); return nil })
+	return out, err
+}
+
+// Counts returns how many records are in each state.
+func (q *Queue) Counts() (map[State]int, error) {
+	counts := make(map[State]int, len(States))
+	err := q.view(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		for _, s := range States {
+			if v := meta.Get(countKey(s)); len(v) == 8 {
+				counts[s] = int(binary.BigEndian.Uint64(v))
+			} else {
+				counts[s] = 0
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue: counts: %w", err)
+	}
+	return counts, nil
+}

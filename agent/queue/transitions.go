@@ -1,0 +1,167 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// change applies one state transition to record id in the writer: mutate gets the current
+// record (a fresh copy on every run) and the time, changes it and returns the state it
+// moves to and a non-patient audit detail. The move is checked against the table of legal
+// transitions. It returns the record as committed.
+func (q *Queue) change(ctx context.Context, id uint64, by Actor, action string,
+	mutate func(r *Record, now time.Time) (to State, detail string, err error)) (*Record, error) {
+	var out *Record
+	o := &op{}
+	o.fn = func(tx *bolt.Tx) error {
+		r, err := q.getRecord(tx, id)
+		if err != nil {
+			return err
+		}
+		from := r.State
+		now := q.now().UTC()
+		to, detail, err := mutate(r, now)
+		if err != nil {
+			return fmt.Errorf("record %d: %s: %w", id, action, err)
+		}
+		if to != from && !from.CanMoveTo(to) {
+			return fmt.Errorf("record %d: %s: %w: %s → %s", id, action, ErrIllegalTransition, from, to)
+		}
+		r.State = to
+		r.UpdatedAt = now
+		r.Version++
+		if err := q.putRecord(tx, r, from); err != nil {
+			return err
+		}
+		e := AuditEntry{At: now, RecordID: id, JobID: r.JobID, Action: action, Actor: by, Detail: detail}
+		if to != from {
+			e.From, e.To = from, to
+		}
+		if err := q.appendAudit(tx, e); err != nil {
+			return err
+		}
+		o.changes = []Change{{ID: id, State: to}}
+		out = r
+		return nil
+	}
+	if err := q.submit(ctx, o); err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	return out, nil
+}
+
+// expect returns ErrIllegalTransition unless r is in one of states.
+func expect(r *Record, action string, states ...State) error {
+	for _, s := range states {
+		if r.State == s {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: cannot %s a record in state %s", ErrIllegalTransition, action, r.State)
+}
+
+// MarkChecked records that the pre-filing checks passed: the record waits for its
+// clinician's confirmation, or, if the clinician already confirmed it before it was sent
+// back for checking, it is ready to file.
+func (q *Queue) MarkChecked(ctx context.Context, id uint64, by Actor) (*Record, error) {
+	return q.change(ctx, id, by, ActionChecked, func(r *Record, now time.Time) (State, string, error) {
+		if err := expect(r, "mark checked", Received); err != nil {
+			return "", "", err
+		}
+		r.Reason = nil
+		if r.ConfirmedBy != nil {
+			r.NextAttemptAt = time.Time{}
+			return Ready, "previously confirmed", nil
+		}
+		return NeedsConfirmation, "", nil
+	})
+}
+
+// NeedsAttention stops a record that is not being filed, with a reason and the fix.
+func (q *Queue) NeedsAttention(ctx context.Context, id uint64, reason Reason, by Actor) (*Record, error) {
+	if reason.Code == "" {
+		return nil, errors.New("queue: needs attention: a reason code is required")
+	}
+	return q.change(ctx, id, by, ActionNeedsAttention, func(r *Record, now time.Time) (State, string, error) {
+		if err := expect(r, "flag", Received, NeedsConfirmation, Ready); err != nil {
+			return "", "", err
+		}
+		r.Reason = &reason
+		return NeedsAttention, reason.Code, nil
+	})
+}
+
+// ConfirmOptions are the clinician's choices when confirming a filing.
+type ConfirmOptions struct {
+	PfsVisible bool // make the consultation visible to the patient online
+	// Version, if not zero, must match the record's version: the clinician confirms what
+	// they saw, not a record that changed since.
+	Version uint64
+}
+
+// Confirm records the clinician's go-ahead: the record is ready to file.
+func (q *Queue) Confirm(ctx context.Context, id uint64, opts ConfirmOptions, by Actor) (*Record, error) {
+	return q.change(ctx, id, by, ActionConfirmed, func(r *Record, now time.Time) (State, string, error) {
+		if err := expect(r, "confirm", NeedsConfirmation); err != nil {
+			return "", "", err
+		}
+		if opts.Version != 0 && opts.Version != r.Version {
+			return "", "", fmt.Errorf("%w: the record changed since it was shown (version %d, now %d): review it again", ErrIllegalTransition, opts.Version, r.Version)
+		}
+		actor := by
+		r.ConfirmedBy, r.ConfirmedAt, r.PfsVisible = &actor, now, opts.PfsVisible
+		r.NextAttemptAt = time.Time{}
+		return Ready, fmt.Sprintf("pfsVisible=%t", opts.PfsVisible), nil
+	})
+}
+
+// Reject records a clinician's decision not to file; text says why (it is sealed and wiped
+// with the patient content).
+func (q *Queue) Reject(ctx context.Context, id uint64, text string, by Actor) (*Record, error) {
+	if text == "" {
+		return nil, errors.New("queue: reject: a reason is required")
+	}
+	return q.change(ctx, id, by, ActionRejected, func(r *Record, now time.Time) (State, string, error) {
+		if err := expect(r, "reject", NeedsConfirmation, NeedsAttention); err != nil {
+			return "", "", err
+		}
+		r.Reason = &Reason{Code: "rejected", Text: text}
+		return Rejected, "", nil
+	})
+}
+
+// Cancel withdraws a record that is not being filed (the platform withdrew it, or IT
+// removes a test); text says why.
+func (q *Queue) Cancel(ctx context.Context, id uint64, text string, by Actor) (*Record, error) {
+	if text == "" {
+		return nil, errors.New("queue: cancel: a reason is required")
+	}
+	return q.change(ctx, id, by, ActionCancelled, func(r *Record, now time.Time) (State, string, error) {
+		if err := expect(r, "cancel", Received, NeedsConfirmation, Ready, NeedsAttention); err != nil {
+			return "", "", err
+		}
+		r.Reason = &Reason{Code: "cancelled", Text: text}
+		return Cancelled, "", nil
+	})
+}
+
+// Retry sends a record that needed attention back to be checked again, or makes a record
+// waiting out a back-off due now.
+func (q *Queue) Retry(ctx context.Context, id uint64, by Actor) (*Record, error) {
+	return q.change(ctx, id, by, ActionRetried, func(r *Record, now time.Time) (State, string, error) {
+		switch r.State {
+		case NeedsAttention:
+			r.Reason = nil
+			r.NextAttemptAt = time.Time{}
+			return Received, "", nil
+		case Ready:
+			r.NextAttemptAt = time.Time{}
+			return Ready, "retry now", nil
+		}
+		return "", "", fmt.Errorf("%w: cannot retry a record in state %s", ErrIllegalTransition, r.State)
+	})
+}
