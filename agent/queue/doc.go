@@ -21,7 +21,7 @@
 //
 // Layout of the bbolt file (format 1):
 //
-//	meta     "format" → 1; "count/<state>" → uint64 count of records in that state
+//	meta     "format" → 1; "keycheck" → sealed constant; "count/<state>" → uint64 records in that state
 //	records  id(8) → sealed Record           (associated data "wbagent/record" + id)
 //	bodies   id(8) → sealed body             (associated data "wbagent/body" + id)
 //	jobs     jobId → id(8)                   (idempotency on the source's job id)

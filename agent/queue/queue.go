@@ -38,8 +38,12 @@ var (
 	bucketAudit   = []byte("audit")
 	allBuckets    = [][]byte{bucketMeta, bucketRecords, bucketBodies, bucketJobs, bucketIndex, bucketWipe, bucketAudit}
 
-	keyFormat = []byte("format")
+	keyFormat   = []byte("format")
+	keyKeyCheck = []byte("keycheck")
 )
+
+// keyCheckText is sealed into meta/keycheck to recognise the database's data key.
+const keyCheckText = "wbagent/keycheck"
 
 // Associated-data prefixes binding each sealed value to its key.
 const (
@@ -239,13 +243,15 @@ func (q *Queue) init() error {
 	return nil
 }
 
-// checkKey opens the newest record to prove the data key matches the database.
+// checkKey proves the data key matches the database: a value sealed with the key when the
+// database was created must open.
 func (q *Queue) checkKey(tx *bolt.Tx) error {
-	k, v := tx.Bucket(bucketRecords).Cursor().Last()
-	if k == nil {
-		return nil
+	meta := tx.Bucket(bucketMeta)
+	v := meta.Get(keyKeyCheck)
+	if v == nil {
+		return meta.Put(keyKeyCheck, q.sealer.Seal(nil, []byte(keyCheckText), []byte(keyCheckText)))
 	}
-	if _, err := q.sealer.Open(nil, v, adFor(adRecord, k)); err != nil {
+	if _, err := q.sealer.Open(nil, v, []byte(keyCheckText)); err != nil {
 		return ErrUnreadable
 	}
 	return nil
