@@ -1,0 +1,20 @@
+// Package windows builds Writeback Agent's Fyne windows, which the
+// wbagent-ui program opens on demand (the tray itself uses no Fyne, so it
+// keeps working where OpenGL does not).
+//
+// Constructors take a fyne.App rather than creating one, and the package
+// does not import fyne.io/fyne/v2/app, so its windows can be tested with
+// fyne.io/fyne/v2/test and no cgo or display.
+package windows
+
+import (
+	"fyne.io/fyne/v2"
+
+	"github.com/writeback-agent/wbagent/assets"
+)
+
+// ProductName is the name shown to people.
+const ProductName = "Writeback Agent"
+
+// AppIcon is the application icon, for fyne.App.SetIcon and window icons.
+var AppIcon fyne.Resource = fyne.NewStaticResource("wbagent.png", assets.AppIcon())
