@@ -15,6 +15,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/writeback-agent/wbagent/agent/durable"
+	"github.com/writeback-agent/wbagent/agent/writeback"
 )
 
 // Attachments are kept out of the database: a 5 MB value inside bbolt cost 23 MB of device
@@ -195,3 +196,5 @@ func (q *Queue) sweepOrphanBlobs() error {
 	}
 	return nil
 }
+
+var _ writeback.Spool = (*Stage)(nil)

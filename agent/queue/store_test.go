@@ -527,3 +527,37 @@ func TestOperationsAfterCloseFail(t *testing.T) {
 	}
 	f.open()
 }
+
+// The intake path: a document decoded straight into a Stage, attachments never in memory.
+func TestDecodeIntoStageThenEnqueue(t *testing.T) {
+	f := newFixture(t)
+	raw, err := os.ReadFile("../../docs/examples/writeback.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := f.q.NewStage()
+	d, err := writeback.Decode(bytes.NewReader(raw), st)
+	if err != nil {
+		st.Discard()
+		t.Fatal(err)
+	}
+	res, err := f.q.Enqueue(ctx, Submission{Doc: d, Stage: st}, system)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := writeback.DecodeBytes(raw)
+	rc, err := f.q.OpenAttachment(res.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	wantBytes, _ := base64.StdEncoding.DecodeString(want.Attachments[0].DataBase64)
+	if err != nil || !bytes.Equal(got, wantBytes) {
+		t.Fatalf("attachment: %d bytes, %v", len(got), err)
+	}
+	stored, _ := f.q.Document(res.ID)
+	if stored.Patient != want.Patient || stored.Attachments[0].DataBase64 != "" {
+		t.Fatalf("stored document differs: %+v", stored.Patient)
+	}
+}
