@@ -1,9 +1,10 @@
 package queue
 
 import (
-	"encoding/binary"
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -39,43 +40,68 @@ type AuditEntry struct {
 	Detail   string    `json:"detail,omitempty"`
 }
 
-// appendAudit adds e to the trail in tx.
-func (q *Queue) appendAudit(tx *bolt.Tx, e AuditEntry) error {
-	b := tx.Bucket(bucketAudit)
-	seq, err := b.NextSequence()
-	if err != nil {
-		return fmt.Errorf("audit: next sequence: %w", err)
-	}
-	e.Seq = seq
+// sealAudit numbers e and seals it under its key. Numbers come from a counter, so entries
+// can be sealed before the transaction that stores them; a number whose transaction did not
+// commit is simply never used.
+func (q *Queue) sealAudit(e *AuditEntry) (key, value []byte, err error) {
+	e.Seq = q.auditSeq.Add(1)
 	pt, err := json.Marshal(e)
 	if err != nil {
-		return fmt.Errorf("audit: encode: %w", err)
+		return nil, nil, fmt.Errorf("audit: encode: %w", err)
 	}
-	k := u64(seq)
-	return b.Put(k, q.sealer.Seal(nil, pt, adFor(adAudit, k)))
+	key = auditKey(e.RecordID, e.Seq)
+	return key, q.sealer.Seal(nil, pt, ad(key)), nil
 }
 
-// Audit calls fn for each audit entry in order, starting after sequence number after, for
-// record id (0 for every record). fn returning an error stops the walk with that error.
+// appendAudit adds e to the trail in tx.
+func (q *Queue) appendAudit(tx *bolt.Tx, e AuditEntry) error {
+	k, v, err := q.sealAudit(&e)
+	if err != nil {
+		return err
+	}
+	return recordsBucket(tx).Put(k, v)
+}
+
+// Audit calls fn, in order, for each audit entry numbered after after: of record id, or of
+// every record when id is 0. fn returning an error stops the walk with that error.
 func (q *Queue) Audit(after, id uint64, fn func(AuditEntry) error) error {
-	return q.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketAudit).Cursor()
-		for k, v := c.Seek(u64(after + 1)); k != nil; k, v = c.Next() {
-			pt, err := q.sealer.Open(nil, v, adFor(adAudit, k))
+	var entries []AuditEntry
+	err := q.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketRecords).Cursor()
+		var k, v []byte
+		if id != 0 {
+			k, v = c.Seek(recordKey(id, kindAudit))
+		} else {
+			k, v = c.First()
+		}
+		for ; k != nil; k, v = c.Next() {
+			kid, kind, seq, ok := parseKey(k)
+			if id != 0 && (kid != id || kind != kindAudit) {
+				break
+			}
+			if !ok || kind != kindAudit || seq <= after {
+				continue
+			}
+			pt, err := q.sealer.Open(nil, v, ad(k))
 			if err != nil {
-				return fmt.Errorf("queue: audit %d: %w", binary.BigEndian.Uint64(k), err)
+				return fmt.Errorf("queue: audit %d: %w", seq, err)
 			}
 			var e AuditEntry
 			if err := json.Unmarshal(pt, &e); err != nil {
-				return fmt.Errorf("queue: audit %d: decode: %w", binary.BigEndian.Uint64(k), err)
+				return fmt.Errorf("queue: audit %d: decode: %w", seq, err)
 			}
-			if id != 0 && e.RecordID != id {
-				continue
-			}
-			if err := fn(e); err != nil {
-				return err
-			}
+			entries = append(entries, e)
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(entries, func(a, b AuditEntry) int { return cmp.Compare(a.Seq, b.Seq) })
+	for _, e := range entries {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -175,10 +175,10 @@ func (q *Queue) sweepOrphanBlobs() error {
 	}
 	removed := 0
 	err = q.db.View(func(tx *bolt.Tx) error {
-		bodies := tx.Bucket(bucketBodies)
+		records := tx.Bucket(bucketRecords)
 		for _, e := range entries {
 			id, ok := parseBlobName(e.Name())
-			if ok && bodies.Get(idKey(id)) != nil {
+			if ok && records.Get(recordKey(id, kindBody)) != nil {
 				continue
 			}
 			if err := os.Remove(filepath.Join(q.blobs, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -16,16 +16,19 @@
 // Confidentiality: record metadata, document bodies and audit entries are sealed with
 // AES-256-GCM bound to their key (see package seal); attachments are encrypted files of
 // their own in the blobs folder, written and synced before the record that names them is
-// committed. Plain text in the database is limited to ids, job ids, state index entries,
-// clinician user ids and counters.
+// committed. Plain text in the database is limited to record ids and job ids.
 //
 // Layout of the bbolt file (format 1):
 //
-//	meta     "format" → 1; "keycheck" → sealed constant; "count/<state>" → uint64 records in that state
-//	records  id(8) → sealed Record           (associated data "wbagent/record" + id)
-//	bodies   id(8) → sealed body             (associated data "wbagent/body" + id)
-//	jobs     jobId → id(8)                   (idempotency on the source's job id)
-//	index    state(1) id(8) → due(8) author  (records by state; due is the retry or lease time)
-//	wipe     due(8) id(8) → ∅                (terminal records by retention deadline)
-//	audit    seq(8) → sealed AuditEntry      (associated data "wbagent/audit" + seq)
+//	meta     "format" → 1; "keycheck" → a constant sealed with the data key
+//	records  id(8) 0        → sealed Record     (metadata: state, reason, attempts, lease…)
+//	         id(8) 1        → sealed body       (the document; deleted by retention)
+//	         id(8) 2 seq(8) → sealed AuditEntry (append-only trail of the record)
+//	jobs     jobId → id(8)                      (idempotency on the source's job id)
+//
+// Every sealed value's associated data is "wbagent/records" and its key. A record's values
+// share its id as a key prefix, so creating a record or moving it on dirties one or two leaf
+// pages of one bucket (and, for a new record, one of jobs). Which records are in which
+// state, the counters and the retention schedule are derived from the records, kept in
+// memory and rebuilt at open (index.go).
 package queue

@@ -60,7 +60,7 @@ func (q *Queue) EnqueueBatch(ctx context.Context, subs []Submission, by Actor) (
 		}
 	}
 	for i, s := range subs {
-		p, err := q.prepare(s)
+		p, err := q.prepare(s, by)
 		if err != nil {
 			discardAll()
 			return nil, fmt.Errorf("queue: enqueue %s: %w", jobOf(s), err)
@@ -69,10 +69,10 @@ func (q *Queue) EnqueueBatch(ctx context.Context, subs []Submission, by Actor) (
 	}
 	results := make([]Result, len(subs))
 	o := &op{}
-	o.fn = func(tx *bolt.Tx) error {
+	o.fn = func(tx *bolt.Tx, d *delta) error {
 		o.changes = o.changes[:0]
 		for i, p := range prepared {
-			r, err := q.insert(tx, p, by)
+			r, err := q.insert(tx, d, p)
 			if err != nil {
 				return fmt.Errorf("queue: enqueue %s: %w", p.rec.JobID, err)
 			}
@@ -105,16 +105,19 @@ func jobOf(s Submission) string {
 }
 
 // prepared is a submission made ready outside the writer: its attachments on disk, its
-// body sealed, its record built. Only the job-id check and the puts remain for the writer.
+// body, record and audit entry sealed. Only the job-id check and the puts remain for the
+// writer.
 type prepared struct {
-	stage  *Stage
-	rec    *Record
-	body   []byte // sealed
-	digest []byte
-	codes  int
+	stage    *Stage
+	rec      *Record
+	body     []byte // sealed
+	sealed   []byte // the sealed record
+	auditKey []byte
+	audit    []byte // the sealed audit entry
+	digest   []byte
 }
 
-func (q *Queue) prepare(s Submission) (*prepared, error) {
+func (q *Queue) prepare(s Submission, by Actor) (*prepared, error) {
 	if s.Doc == nil {
 		return nil, errors.New("no document")
 	}
@@ -145,13 +148,12 @@ func (q *Queue) prepare(s Submission) (*prepared, error) {
 	if err := stage.sync(); err != nil {
 		return nil, fmt.Errorf("sync attachments: %w", err)
 	}
-	digest := docDigest(&doc)
-	pt, err := json.Marshal(body{Doc: &doc, Digest: digest})
+	pt, digest, err := encodeBody(&doc)
 	if err != nil {
-		return nil, fmt.Errorf("encode body: %w", err)
+		return nil, err
 	}
 	now := q.now().UTC()
-	return &prepared{
+	p := &prepared{
 		stage: stage,
 		rec: &Record{
 			ID:          stage.id,
@@ -163,10 +165,44 @@ func (q *Queue) prepare(s Submission) (*prepared, error) {
 			Attachments: refs,
 			Version:     1,
 		},
-		body:   q.sealer.Seal(nil, pt, adFor(adBody, idKey(stage.id))),
+		body:   q.sealer.Seal(nil, pt, ad(recordKey(stage.id, kindBody))),
 		digest: digest,
-		codes:  len(doc.Codes),
-	}, nil
+	}
+	if p.sealed, err = q.sealRecord(p.rec); err != nil {
+		return nil, err
+	}
+	p.auditKey, p.audit, err = q.sealAudit(&AuditEntry{
+		At: now, RecordID: p.rec.ID, JobID: p.rec.JobID, Action: ActionEnqueued, To: Received, Actor: by,
+		Detail: fmt.Sprintf("%d codes, %d attachments", len(doc.Codes), len(refs)),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// encodeBody encodes the body of a record: the document, and a digest of its content
+// (attachments by their hashes) to recognise a job sent again with changed content.
+func encodeBody(doc *writeback.Writeback) (pt, digest []byte, err error) {
+	docJSON, err := json.Marshal(doc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode document: %w", err)
+	}
+	h := sha256.New()
+	h.Write(docJSON)
+	for _, a := range doc.Attachments {
+		h.Write(a.SHA256)
+	}
+	digest = h.Sum(nil)
+	// The same bytes json.Marshal(body{doc, digest}) would give, without encoding the
+	// document twice.
+	pt = make([]byte, 0, len(docJSON)+80)
+	pt = append(pt, `{"doc":`...)
+	pt = append(pt, docJSON...)
+	pt = append(pt, `,"digest":"`...)
+	pt = base64.StdEncoding.AppendEncode(pt, digest)
+	pt = append(pt, `"}`...)
+	return pt, digest, nil
 }
 
 // stageInline writes a base64 attachment held in memory through the stage.
@@ -186,24 +222,15 @@ func stageInline(stage *Stage, i int, b64 string) (int64, []byte, error) {
 	return n, h.Sum(nil), nil
 }
 
-// docDigest fingerprints a document's content (attachments by their hashes).
-func docDigest(doc *writeback.Writeback) []byte {
-	h := sha256.New()
-	json.NewEncoder(h).Encode(doc)
-	for _, a := range doc.Attachments {
-		h.Write(a.SHA256)
-	}
-	return h.Sum(nil)
-}
-
 // insert runs in the writer's transaction.
-func (q *Queue) insert(tx *bolt.Tx, p *prepared, by Actor) (Result, error) {
+func (q *Queue) insert(tx *bolt.Tx, d *delta, p *prepared) (Result, error) {
 	jobs := tx.Bucket(bucketJobs)
 	if v := jobs.Get([]byte(p.rec.JobID)); v != nil {
 		id := bytesToID(v)
 		res := Result{ID: id, JobID: p.rec.JobID}
-		if prev := tx.Bucket(bucketBodies).Get(v); prev != nil {
-			pt, err := q.sealer.Open(nil, prev, adFor(adBody, v))
+		key := recordKey(id, kindBody)
+		if prev := tx.Bucket(bucketRecords).Get(key); prev != nil {
+			pt, err := q.sealer.Open(nil, prev, ad(key))
 			if err != nil {
 				return Result{}, fmt.Errorf("record %d: %w", id, err)
 			}
@@ -215,24 +242,21 @@ func (q *Queue) insert(tx *bolt.Tx, p *prepared, by Actor) (Result, error) {
 		}
 		return res, nil
 	}
-	k := idKey(p.rec.ID)
-	if err := jobs.Put([]byte(p.rec.JobID), k); err != nil {
+	id := p.rec.ID
+	if err := jobs.Put([]byte(p.rec.JobID), idKey(id)); err != nil {
 		return Result{}, err
 	}
-	if err := tx.Bucket(bucketBodies).Put(k, p.body); err != nil {
+	records := recordsBucket(tx)
+	if err := q.putSealedRecord(tx, d, p.rec, "", p.sealed); err != nil {
 		return Result{}, err
 	}
-	if err := q.putRecord(tx, p.rec, ""); err != nil {
+	if err := records.Put(recordKey(id, kindBody), p.body); err != nil {
 		return Result{}, err
 	}
-	if err := q.appendAudit(tx, AuditEntry{
-		At: p.rec.CreatedAt, RecordID: p.rec.ID, JobID: p.rec.JobID,
-		Action: ActionEnqueued, To: Received, Actor: by,
-		Detail: fmt.Sprintf("%d codes, %d attachments", p.codes, len(p.rec.Attachments)),
-	}); err != nil {
+	if err := records.Put(p.auditKey, p.audit); err != nil {
 		return Result{}, err
 	}
-	return Result{ID: p.rec.ID, JobID: p.rec.JobID, Created: true}, nil
+	return Result{ID: id, JobID: p.rec.JobID, Created: true}, nil
 }
 
 func bytesToID(b []byte) uint64 {

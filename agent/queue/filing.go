@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -55,9 +56,9 @@ func (q *Queue) Claim(ctx context.Context, req ClaimRequest) (*Claim, error) {
 	}
 	var out *Claim
 	o := &op{}
-	o.fn = func(tx *bolt.Tx) error {
+	o.fn = func(tx *bolt.Tx, d *delta) error {
 		now := q.now().UTC()
-		id, next, ok := q.findDue(tx, now, req.Eligible)
+		id, next, ok := q.findDue(d, now, req.Eligible)
 		if !ok {
 			return &NothingReadyError{NextDue: next}
 		}
@@ -69,7 +70,7 @@ func (q *Queue) Claim(ctx context.Context, req ClaimRequest) (*Claim, error) {
 		r.State, r.UpdatedAt = Filing, now
 		r.Lease = &Lease{Owner: req.Owner, Token: token, Expires: now.Add(req.Lease)}
 		r.Version++
-		if err := q.putRecord(tx, r, Ready); err != nil {
+		if err := q.putRecord(tx, d, r, Ready); err != nil {
 			return err
 		}
 		if err := q.appendAudit(tx, AuditEntry{At: now, RecordID: id, JobID: r.JobID, Action: ActionClaimed,
@@ -88,22 +89,25 @@ func (q *Queue) Claim(ctx context.Context, req ClaimRequest) (*Claim, error) {
 
 // findDue returns the oldest ready record that is due and eligible, or the time the next
 // one becomes due.
-func (q *Queue) findDue(tx *bolt.Tx, now time.Time, eligible func(string) bool) (id uint64, next time.Time, ok bool) {
-	c := tx.Bucket(bucketIndex).Cursor()
-	prefix := []byte{stateCodes[Ready]}
-	for k, v := c.Seek(prefix); len(k) == 9 && k[0] == prefix[0]; k, v = c.Next() {
-		due, author := parseIndexValue(v)
-		if eligible != nil && !eligible(author) {
-			continue
+func (q *Queue) findDue(d *delta, now time.Time, eligible func(string) bool) (id uint64, next time.Time, ok bool) {
+	q.eachIn(d, Ready, func(rid uint64, e entry) {
+		if eligible != nil && !eligible(e.author) {
+			return
 		}
-		if !due.After(now) {
-			return bytesToID(k[1:]), time.Time{}, true
+		if !e.due.After(now) {
+			if !ok || rid < id {
+				id, ok = rid, true
+			}
+			return
 		}
-		if next.IsZero() || due.Before(next) {
-			next = due
+		if next.IsZero() || e.due.Before(next) {
+			next = e.due
 		}
+	})
+	if ok {
+		next = time.Time{}
 	}
-	return 0, next, false
+	return id, next, ok
 }
 
 // leased applies a change to a record the caller holds the lease of.
@@ -229,25 +233,17 @@ func (r *Record) consecutiveRetries() int {
 	return n
 }
 
-// recoverFilings puts every record left in filing back to ready, flagged outcome unknown.
-// It runs at open, when no lease can still be live (the database lock proves the previous
-// holder is gone). It returns the ids it recovered.
-func (q *Queue) recoverFilings(tx *bolt.Tx) ([]uint64, error) {
-	return q.recoverLeases(tx, time.Time{})
-}
-
-// recoverLeases recovers filings whose lease expired before now (every filing if now is
-// zero).
-func (q *Queue) recoverLeases(tx *bolt.Tx, now time.Time) ([]uint64, error) {
+// recoverLeases puts filings whose lease expired before now (every filing if now is zero:
+// at open, the database lock proves the previous holder is gone) back to ready, flagged
+// outcome unknown. It returns the ids it recovered.
+func (q *Queue) recoverLeases(tx *bolt.Tx, d *delta, now time.Time) ([]uint64, error) {
 	var ids []uint64
-	c := tx.Bucket(bucketIndex).Cursor()
-	prefix := stateCodes[Filing]
-	for k, v := c.Seek([]byte{prefix}); len(k) == 9 && k[0] == prefix; k, v = c.Next() {
-		if due, _ := parseIndexValue(v); !now.IsZero() && due.After(now) {
-			continue
+	q.eachIn(d, Filing, func(id uint64, e entry) {
+		if now.IsZero() || !e.due.After(now) {
+			ids = append(ids, id)
 		}
-		ids = append(ids, bytesToID(k[1:]))
-	}
+	})
+	slices.Sort(ids)
 	at := q.now().UTC()
 	for _, id := range ids {
 		r, err := q.getRecord(tx, id)
@@ -258,7 +254,7 @@ func (q *Queue) recoverLeases(tx *bolt.Tx, now time.Time) ([]uint64, error) {
 		r.NextAttemptAt, r.UpdatedAt = time.Time{}, at
 		r.addAttempt(Attempt{At: at, Outcome: "lease-expired", Code: "interrupted", Detail: OutcomeUnknownFix})
 		r.Version++
-		if err := q.putRecord(tx, r, Filing); err != nil {
+		if err := q.putRecord(tx, d, r, Filing); err != nil {
 			return nil, err
 		}
 		if err := q.appendAudit(tx, AuditEntry{At: at, RecordID: id, JobID: r.JobID, Action: ActionLeaseRecovered,

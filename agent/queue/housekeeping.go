@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -48,18 +47,9 @@ func (q *Queue) nextDeadline() time.Time {
 			next = t
 		}
 	}
-	q.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketIndex).Cursor()
-		code := stateCodes[Filing]
-		for k, v := c.Seek([]byte{code}); len(k) == 9 && k[0] == code; k, v = c.Next() {
-			due, _ := parseIndexValue(v)
-			consider(due)
-		}
-		if k, _ := tx.Bucket(bucketWipe).Cursor().First(); len(k) == 16 {
-			consider(time.Unix(0, int64(binary.BigEndian.Uint64(k))))
-		}
-		return nil
-	})
+	lease, wipe := q.idx.nextDue()
+	consider(lease)
+	consider(wipe)
 	if last := q.lastWrite.Load(); last > q.compactChecked.Load() {
 		consider(time.Unix(0, last).Add(q.opts.IdleAfter))
 	}
@@ -89,8 +79,8 @@ func (q *Queue) housekeep() {
 // unknown.
 func (q *Queue) RecoverExpiredLeases(ctx context.Context) error {
 	o := &op{}
-	o.fn = func(tx *bolt.Tx) error {
-		ids, err := q.recoverLeases(tx, q.now())
+	o.fn = func(tx *bolt.Tx, d *delta) error {
+		ids, err := q.recoverLeases(tx, d, q.now())
 		o.changes = o.changes[:0]
 		for _, id := range ids {
 			o.changes = append(o.changes, Change{ID: id, State: Ready})
@@ -114,30 +104,22 @@ const wipeBatch = 256
 func (q *Queue) WipeExpired(ctx context.Context) (int, error) {
 	total := 0
 	for {
+		items := q.idx.dueWipes(q.now(), wipeBatch)
+		if len(items) == 0 {
+			return total, nil
+		}
 		type wiped struct {
 			id   uint64
 			refs []AttachmentRef
 		}
 		var done []wiped
 		o := &op{}
-		o.fn = func(tx *bolt.Tx) error {
+		o.fn = func(tx *bolt.Tx, d *delta) error {
 			done = done[:0]
 			now := q.now().UTC()
-			wb := tx.Bucket(bucketWipe)
-			c := wb.Cursor()
-			var keys [][]byte
-			for k, _ := c.First(); len(k) == 16 && len(keys) < wipeBatch; k, _ = c.Next() {
-				if time.Unix(0, int64(binary.BigEndian.Uint64(k))).After(now) {
-					break
-				}
-				keys = append(keys, append([]byte(nil), k...))
-			}
-			for _, k := range keys {
-				if err := wb.Delete(k); err != nil {
-					return err
-				}
-				id := binary.BigEndian.Uint64(k[8:])
-				r, err := q.getRecord(tx, id)
+			records := recordsBucket(tx)
+			for _, it := range items {
+				r, err := q.getRecord(tx, it.id)
 				if err != nil {
 					return err
 				}
@@ -146,30 +128,28 @@ func (q *Queue) WipeExpired(ctx context.Context) (int, error) {
 				}
 				refs := r.Attachments
 				r.wipe(now)
-				if err := tx.Bucket(bucketBodies).Delete(idKey(id)); err != nil {
+				if err := records.Delete(recordKey(it.id, kindBody)); err != nil {
 					return err
 				}
-				if err := q.putRecord(tx, r, r.State); err != nil {
+				if err := q.putRecord(tx, d, r, r.State); err != nil {
 					return err
 				}
-				if err := q.appendAudit(tx, AuditEntry{At: now, RecordID: id, JobID: r.JobID, Action: ActionWiped,
+				if err := q.appendAudit(tx, AuditEntry{At: now, RecordID: it.id, JobID: r.JobID, Action: ActionWiped,
 					Actor: Actor{Component: "retention"}}); err != nil {
 					return err
 				}
-				done = append(done, wiped{id, refs})
+				done = append(done, wiped{it.id, refs})
 			}
 			return nil
 		}
 		if err := q.submit(ctx, o); err != nil {
+			q.idx.requeueWipes(items)
 			return total, fmt.Errorf("queue: retention wipe: %w", err)
 		}
 		for _, w := range done {
 			q.removeBlobs(w.id, w.refs)
 		}
 		total += len(done)
-		if len(done) < wipeBatch {
-			return total, nil
-		}
 	}
 }
 
@@ -192,20 +172,16 @@ func (q *Queue) CompactIfWorthwhile() (bool, error) {
 		return false, ErrClosed
 	}
 	q.mu.RLock()
-	var free, size int64
-	busy := false
-	err := q.db.View(func(tx *bolt.Tx) error {
-		size = tx.Size()
-		v := tx.Bucket(bucketMeta).Get(countKey(Filing))
-		busy = len(v) == 8 && binary.BigEndian.Uint64(v) > 0
-		return nil
-	})
-	st := q.db.Stats()
-	free = int64(st.FreeAlloc)
+	var size int64
+	err := q.db.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
+	free := int64(q.db.Stats().FreeAlloc)
 	q.mu.RUnlock()
 	if err != nil {
 		return false, fmt.Errorf("queue: compact: %w", err)
 	}
+	q.idx.mu.RLock()
+	busy := len(q.idx.states[Filing]) > 0
+	q.idx.mu.RUnlock()
 	if busy || size == 0 || free < q.opts.CompactMinFreeBytes || float64(free)/float64(size) < q.opts.CompactMinFreeRatio {
 		return false, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,12 +32,8 @@ const (
 var (
 	bucketMeta    = []byte("meta")
 	bucketRecords = []byte("records")
-	bucketBodies  = []byte("bodies")
 	bucketJobs    = []byte("jobs")
-	bucketIndex   = []byte("index")
-	bucketWipe    = []byte("wipe")
-	bucketAudit   = []byte("audit")
-	allBuckets    = [][]byte{bucketMeta, bucketRecords, bucketBodies, bucketJobs, bucketIndex, bucketWipe, bucketAudit}
+	allBuckets    = [][]byte{bucketMeta, bucketRecords, bucketJobs}
 
 	keyFormat   = []byte("format")
 	keyKeyCheck = []byte("keycheck")
@@ -45,12 +42,10 @@ var (
 // keyCheckText is sealed into meta/keycheck to recognise the database's data key.
 const keyCheckText = "wbagent/keycheck"
 
-// Associated-data prefixes binding each sealed value to its key.
+// Associated-data prefixes binding each sealed value to where it is stored.
 const (
-	adRecord = "wbagent/record\x00"
-	adBody   = "wbagent/body\x00"
-	adAudit  = "wbagent/audit\x00"
-	adBlob   = "wbagent/blob\x00"
+	adRecords = "wbagent/records\x00" // + the records-bucket key
+	adBlob    = "wbagent/blob\x00"    // + record id and attachment index
 )
 
 // Defaults for Options.
@@ -115,7 +110,11 @@ type Queue struct {
 	done    chan struct{}
 	closed  atomic.Bool
 
+	idx        *index   // derived from the records; see index.go
+	unreadable []uint64 // records that failed authentication at open
+
 	nextID    atomic.Uint64 // last id handed out (ids may be allocated before they commit)
+	auditSeq  atomic.Uint64 // last audit entry number handed out
 	leaseSeq  atomic.Uint64
 	lastWrite atomic.Int64 // unix nanos of the last commit
 	// compactChecked is the lastWrite value the idle-compaction check last looked at.
@@ -169,6 +168,7 @@ func Open(opts Options) (*Queue, error) {
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 		wake:    make(chan struct{}, 1),
+		idx:     newIndex(),
 	}
 	if err := os.MkdirAll(q.blobs, 0o700); err != nil {
 		return nil, fmt.Errorf("queue: open: create data folder: %w", err)
@@ -203,10 +203,11 @@ func (q *Queue) openDB(path string) (*bolt.DB, error) {
 	return db, nil
 }
 
-// init creates the buckets, checks the format, recovers interrupted filings and sweeps
-// orphaned blobs. It runs before the writer starts.
+// init creates the buckets, checks the format and the key, builds the index, recovers
+// interrupted filings and sweeps orphaned blobs. It runs before the writer starts.
 func (q *Queue) init() error {
 	var recovered []uint64
+	d := newDelta()
 	err := q.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -221,19 +222,20 @@ func (q *Queue) init() error {
 		} else if got := binary.BigEndian.Uint64(v); got != FormatVersion {
 			return fmt.Errorf("database format %d, this agent reads format %d: install the matching agent version", got, FormatVersion)
 		}
-		if k, _ := tx.Bucket(bucketRecords).Cursor().Last(); k != nil {
-			q.nextID.Store(binary.BigEndian.Uint64(k))
-		}
 		if err := q.checkKey(tx); err != nil {
 			return err
 		}
+		if err := q.loadIndex(tx); err != nil {
+			return err
+		}
 		var err error
-		recovered, err = q.recoverFilings(tx)
+		recovered, err = q.recoverLeases(tx, d, time.Time{})
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("queue: open %s: %w", q.path, err)
 	}
+	q.idx.apply(d)
 	if len(recovered) > 0 {
 		q.log.Warn("recovered filings interrupted by a stop; their outcome is checked before re-filing", "records", recovered)
 	}
@@ -242,6 +244,41 @@ func (q *Queue) init() error {
 	}
 	return nil
 }
+
+// loadIndex builds the in-memory index from every record, one at a time.
+func (q *Queue) loadIndex(tx *bolt.Tx) error {
+	d := newDelta()
+	var buf []byte
+	c := tx.Bucket(bucketRecords).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		id, kind, seq, ok := parseKey(k)
+		if !ok {
+			return fmt.Errorf("unexpected key %x in the records bucket", k)
+		}
+		q.nextID.Store(max(q.nextID.Load(), id))
+		switch kind {
+		case kindAudit:
+			q.auditSeq.Store(max(q.auditSeq.Load(), seq))
+		case kindRecord:
+			var r *Record
+			var err error
+			if r, buf, err = q.openRecord(id, v, buf); err != nil {
+				// One damaged record must not stop the others being filed: leave it in
+				// place for investigation, out of the index, and say so.
+				q.unreadable = append(q.unreadable, id)
+				q.log.Error("a queued record cannot be read and is skipped; it is kept for investigation", "record", id, "err", err)
+				continue
+			}
+			q.track(d, r, "")
+		}
+	}
+	q.idx.apply(d)
+	return nil
+}
+
+// Unreadable returns the ids of records found damaged (failing authentication) when the
+// queue was opened. They are kept, out of the index, for investigation.
+func (q *Queue) Unreadable() []uint64 { return slices.Clone(q.unreadable) }
 
 // checkKey proves the data key matches the database: a value sealed with the key when the
 // database was created must open.
@@ -275,12 +312,12 @@ func (q *Queue) Close() error {
 // Path returns the database file's path.
 func (q *Queue) Path() string { return q.path }
 
-// op is one unit of work for the writer. fn runs inside the batch's transaction and may run
-// more than once (the batch is retried without an operation that failed), so it must keep
-// its results in variables it overwrites, and have no effects outside the transaction;
-// after runs once, after a successful commit.
+// op is one unit of work for the writer. fn runs inside the batch's transaction, noting in
+// d how the index changes; it may run more than once (the batch is retried without an
+// operation that failed), so it must keep its results in variables it overwrites and have
+// no effects outside the transaction. after runs once, after a successful commit.
 type op struct {
-	fn      func(tx *bolt.Tx) error
+	fn      func(tx *bolt.Tx, d *delta) error
 	after   func()
 	changes []Change
 	done    chan error
@@ -356,13 +393,15 @@ var errOpFailed = errors.New("operation failed")
 // commit applies batch in one transaction. An operation that fails is taken out and run on
 // its own afterwards, so it gets its own error and the others still commit.
 func (q *Queue) commit(batch []*op) {
+	d := newDelta()
 	for len(batch) > 0 {
 		failed := -1
 		var failErr error
+		d.reset()
 		q.mu.RLock()
 		err := q.db.Update(func(tx *bolt.Tx) error {
 			for i, o := range batch {
-				if err := o.fn(tx); err != nil {
+				if err := o.fn(tx, d); err != nil {
 					failed, failErr = i, err
 					return errOpFailed
 				}
@@ -372,6 +411,7 @@ func (q *Queue) commit(batch []*op) {
 		q.mu.RUnlock()
 		switch {
 		case err == nil:
+			q.idx.apply(d)
 			q.lastWrite.Store(q.now().UnixNano())
 			var changes []Change
 			for _, o := range batch {
@@ -444,6 +484,6 @@ func u64(v uint64) []byte {
 	return b
 }
 
-func adFor(prefix string, key []byte) []byte {
-	return append([]byte(prefix), key...)
+func newDelta() *delta {
+	return &delta{set: map[uint64]*entry{}, counts: map[State]int{}}
 }

@@ -3,7 +3,6 @@ package queue
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -53,15 +53,16 @@ func (q *Queue) LookupJob(jobID string) (uint64, error) {
 func (q *Queue) Document(id uint64) (*writeback.Writeback, error) {
 	var doc *writeback.Writeback
 	err := q.view(func(tx *bolt.Tx) error {
-		k := idKey(id)
-		v := tx.Bucket(bucketBodies).Get(k)
+		records := tx.Bucket(bucketRecords)
+		k := recordKey(id, kindBody)
+		v := records.Get(k)
 		if v == nil {
-			if tx.Bucket(bucketRecords).Get(k) != nil {
+			if records.Get(recordKey(id, kindRecord)) != nil {
 				return ErrWiped
 			}
 			return ErrNotFound
 		}
-		pt, err := q.sealer.Open(nil, v, adFor(adBody, k))
+		pt, err := q.sealer.Open(nil, v, ad(k))
 		if err != nil {
 			return err
 		}
@@ -136,38 +137,67 @@ type Filter struct {
 	Limit  int     // 0: no limit
 }
 
-// Each calls fn for every record matching f, in state order then id order, opening one
-// record at a time (a large queue is never held in memory). fn returning an error stops
-// the walk with that error. fn must not call the queue's write methods.
+// Each calls fn for every record matching f, in id order, opening one record at a time (a
+// large queue is never held in memory). Records in live states come straight from the
+// index; asking for a terminal state walks every record. fn returning an error stops the
+// walk with that error. fn must not call the queue's write methods.
 func (q *Queue) Each(f Filter, fn func(*Record) error) error {
 	states := f.States
 	if len(states) == 0 {
 		states = States
 	}
+	want := map[State]bool{}
+	liveOnly := true
+	for _, s := range states {
+		if !s.Valid() {
+			return fmt.Errorf("queue: list: unknown state %q", s)
+		}
+		want[s] = true
+		liveOnly = liveOnly && !s.Terminal()
+	}
 	n := 0
+	visit := func(r *Record) (stop bool, err error) {
+		if !want[r.State] || (f.Author != "" && r.Author != f.Author) {
+			return false, nil
+		}
+		if err := fn(r); err != nil {
+			return true, err
+		}
+		n++
+		return f.Limit > 0 && n >= f.Limit, nil
+	}
 	return q.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketIndex).Cursor()
-		for _, s := range states {
-			code, ok := stateCodes[s]
-			if !ok {
-				return fmt.Errorf("queue: list: unknown state %q", s)
+		if liveOnly {
+			var ids []uint64
+			for _, s := range states {
+				ids = append(ids, q.idx.idsIn(s, f.Author)...)
 			}
-			for k, v := c.Seek([]byte{code}); len(k) == 9 && k[0] == code; k, v = c.Next() {
-				if f.Author != "" {
-					if _, author := parseIndexValue(v); author != f.Author {
-						continue
-					}
-				}
-				r, err := q.getRecord(tx, binary.BigEndian.Uint64(k[1:]))
+			slices.Sort(ids)
+			for _, id := range ids {
+				r, err := q.getRecord(tx, id)
 				if err != nil {
 					return fmt.Errorf("queue: list: %w", err)
 				}
-				if err := fn(r); err != nil {
+				if stop, err := visit(r); stop || err != nil {
 					return err
 				}
-				if n++; f.Limit > 0 && n >= f.Limit {
-					return nil
-				}
+			}
+			return nil
+		}
+		var buf []byte
+		c := tx.Bucket(bucketRecords).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			id, kind, _, ok := parseKey(k)
+			if !ok || kind != kindRecord {
+				continue
+			}
+			var r *Record
+			var err error
+			if r, buf, err = q.openRecord(id, v, buf); err != nil {
+				return fmt.Errorf("queue: list: %w", err)
+			}
+			if stop, err := visit(r); stop || err != nil {
+				return err
 			}
 		}
 		return nil
@@ -183,20 +213,14 @@ func (q *Queue) List(f Filter) ([]*Record, error) {
 
 // Counts returns how many records are in each state.
 func (q *Queue) Counts() (map[State]int, error) {
+	if q.closed.Load() {
+		return nil, fmt.Errorf("queue: counts: %w", ErrClosed)
+	}
+	q.idx.mu.RLock()
+	defer q.idx.mu.RUnlock()
 	counts := make(map[State]int, len(States))
-	err := q.view(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		for _, s := range States {
-			if v := meta.Get(countKey(s)); len(v) == 8 {
-				counts[s] = int(binary.BigEndian.Uint64(v))
-			} else {
-				counts[s] = 0
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("queue: counts: %w", err)
+	for _, s := range States {
+		counts[s] = q.idx.counts[s]
 	}
 	return counts, nil
 }

@@ -4,130 +4,105 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// Low-level reads and writes of the buckets, used inside transactions.
+// Keys of the records bucket. A record's metadata, body and audit entries share its id as
+// a prefix, so they sit side by side in the B+tree and a new record or a transition dirties
+// one or two leaf pages. Serialised: never change a kind's value.
+const (
+	kindRecord byte = 0 // id(8) 0        → sealed Record
+	kindBody   byte = 1 // id(8) 1        → sealed body (deleted by retention)
+	kindAudit  byte = 2 // id(8) 2 seq(8) → sealed AuditEntry
+)
+
+// recordsFill is the fill percent of the records bucket: keys are appended in id order, so
+// pages can be filled almost full instead of split in half.
+const recordsFill = 0.9
 
 func idKey(id uint64) []byte { return u64(id) }
 
-func indexKey(s State, id uint64) []byte {
+func recordKey(id uint64, kind byte) []byte {
 	k := make([]byte, 9)
-	k[0] = stateCodes[s]
-	binary.BigEndian.PutUint64(k[1:], id)
+	binary.BigEndian.PutUint64(k, id)
+	k[8] = kind
 	return k
 }
 
-// indexValue holds what the writer needs to choose work without opening the record: the
-// time it is due (retry or lease expiry) and its author.
-func indexValue(due time.Time, author string) []byte {
-	v := make([]byte, 8+len(author))
-	if !due.IsZero() {
-		binary.BigEndian.PutUint64(v, uint64(due.UnixNano()))
-	}
-	copy(v[8:], author)
-	return v
-}
-
-func parseIndexValue(v []byte) (due time.Time, author string) {
-	if len(v) < 8 {
-		return time.Time{}, ""
-	}
-	if n := binary.BigEndian.Uint64(v); n != 0 {
-		due = time.Unix(0, int64(n))
-	}
-	return due, string(v[8:])
-}
-
-func wipeKey(due time.Time, id uint64) []byte {
-	k := make([]byte, 16)
-	binary.BigEndian.PutUint64(k, uint64(due.UnixNano()))
-	binary.BigEndian.PutUint64(k[8:], id)
+func auditKey(id, seq uint64) []byte {
+	k := make([]byte, 17)
+	binary.BigEndian.PutUint64(k, id)
+	k[8] = kindAudit
+	binary.BigEndian.PutUint64(k[9:], seq)
 	return k
 }
 
-func countKey(s State) []byte { return []byte("count/" + string(s)) }
-
-// getRecord reads and opens a record.
-func (q *Queue) getRecord(tx *bolt.Tx, id uint64) (*Record, error) {
-	k := idKey(id)
-	v := tx.Bucket(bucketRecords).Get(k)
-	if v == nil {
-		return nil, fmt.Errorf("record %d: %w", id, ErrNotFound)
+// parseKey splits a records-bucket key.
+func parseKey(k []byte) (id uint64, kind byte, seq uint64, ok bool) {
+	switch len(k) {
+	case 9:
+		return binary.BigEndian.Uint64(k), k[8], 0, true
+	case 17:
+		return binary.BigEndian.Uint64(k), k[8], binary.BigEndian.Uint64(k[9:]), true
 	}
-	pt, err := q.sealer.Open(nil, v, adFor(adRecord, k))
+	return 0, 0, 0, false
+}
+
+// ad is the associated data binding a sealed value to its key.
+func ad(key []byte) []byte { return append([]byte(adRecords), key...) }
+
+func recordsBucket(tx *bolt.Tx) *bolt.Bucket {
+	b := tx.Bucket(bucketRecords)
+	b.FillPercent = recordsFill
+	return b
+}
+
+// openRecord decrypts and decodes a sealed Record.
+func (q *Queue) openRecord(id uint64, sealed []byte, buf []byte) (*Record, []byte, error) {
+	pt, err := q.sealer.Open(buf[:0], sealed, ad(recordKey(id, kindRecord)))
 	if err != nil {
-		return nil, fmt.Errorf("record %d: %w", id, err)
+		return nil, buf, fmt.Errorf("record %d: %w", id, err)
 	}
 	var r Record
 	if err := json.Unmarshal(pt, &r); err != nil {
-		return nil, fmt.Errorf("record %d: decode: %w", id, err)
+		return nil, pt, fmt.Errorf("record %d: decode: %w", id, err)
 	}
-	return &r, nil
+	return &r, pt, nil
 }
 
-// putRecord seals and writes a record, keeping the state index, the counters and the
-// retention schedule in step with the state it had before (prev is "" for a new record).
-func (q *Queue) putRecord(tx *bolt.Tx, r *Record, prev State) error {
+// getRecord reads and opens a record.
+func (q *Queue) getRecord(tx *bolt.Tx, id uint64) (*Record, error) {
+	v := tx.Bucket(bucketRecords).Get(recordKey(id, kindRecord))
+	if v == nil {
+		return nil, fmt.Errorf("record %d: %w", id, ErrNotFound)
+	}
+	r, _, err := q.openRecord(id, v, nil)
+	return r, err
+}
+
+// sealRecord encodes and seals a record for its key.
+func (q *Queue) sealRecord(r *Record) ([]byte, error) {
 	pt, err := json.Marshal(r)
 	if err != nil {
-		return fmt.Errorf("record %d: encode: %w", r.ID, err)
+		return nil, fmt.Errorf("record %d: encode: %w", r.ID, err)
 	}
-	k := idKey(r.ID)
-	if err := tx.Bucket(bucketRecords).Put(k, q.sealer.Seal(nil, pt, adFor(adRecord, k))); err != nil {
-		return fmt.Errorf("record %d: put: %w", r.ID, err)
-	}
-	return q.reindex(tx, r, prev)
+	return q.sealer.Seal(nil, pt, ad(recordKey(r.ID, kindRecord))), nil
 }
 
-// reindex moves a record's index entry and counters from prev to its current state.
-func (q *Queue) reindex(tx *bolt.Tx, r *Record, prev State) error {
-	idx := tx.Bucket(bucketIndex)
-	if prev != "" {
-		if err := idx.Delete(indexKey(prev, r.ID)); err != nil {
-			return err
-		}
-	}
-	var due time.Time
-	switch r.State {
-	case Ready:
-		due = r.NextAttemptAt
-	case Filing:
-		if r.Lease != nil {
-			due = r.Lease.Expires
-		}
-	}
-	if err := idx.Put(indexKey(r.State, r.ID), indexValue(due, r.Author)); err != nil {
+// putRecord writes a record and notes in d how it moved from prev ("" for a new record).
+func (q *Queue) putRecord(tx *bolt.Tx, d *delta, r *Record, prev State) error {
+	sealed, err := q.sealRecord(r)
+	if err != nil {
 		return err
 	}
-	if prev != r.State {
-		meta := tx.Bucket(bucketMeta)
-		if prev != "" {
-			if err := addCount(meta, prev, -1); err != nil {
-				return err
-			}
-		}
-		if err := addCount(meta, r.State, +1); err != nil {
-			return err
-		}
-		if r.State.Terminal() && r.WipedAt.IsZero() {
-			due := r.UpdatedAt.Add(q.opts.Retention)
-			if err := tx.Bucket(bucketWipe).Put(wipeKey(due, r.ID), nil); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return q.putSealedRecord(tx, d, r, prev, sealed)
 }
 
-func addCount(meta *bolt.Bucket, s State, delta int64) error {
-	k := countKey(s)
-	var n uint64
-	if v := meta.Get(k); len(v) == 8 {
-		n = binary.BigEndian.Uint64(v)
+func (q *Queue) putSealedRecord(tx *bolt.Tx, d *delta, r *Record, prev State, sealed []byte) error {
+	if err := recordsBucket(tx).Put(recordKey(r.ID, kindRecord), sealed); err != nil {
+		return fmt.Errorf("record %d: put: %w", r.ID, err)
 	}
-	n = uint64(int64(n) + delta)
-	return meta.Put(k, u64(n))
+	q.track(d, r, prev)
+	return nil
 }

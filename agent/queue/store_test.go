@@ -180,12 +180,12 @@ func TestPatientDataIsEncryptedAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketBodies, bucketRecords} {
-			b := tx.Bucket(name)
-			v1 := bytes.Clone(b.Get(idKey(res.ID)))
-			v2 := bytes.Clone(b.Get(idKey(other)))
-			b.Put(idKey(res.ID), v2)
-			b.Put(idKey(other), v1)
+		b := tx.Bucket(bucketRecords)
+		for _, kind := range []byte{kindBody, kindRecord} {
+			v1 := bytes.Clone(b.Get(recordKey(res.ID, kind)))
+			v2 := bytes.Clone(b.Get(recordKey(other, kind)))
+			b.Put(recordKey(res.ID, kind), v2)
+			b.Put(recordKey(other, kind), v1)
 		}
 		return nil
 	})
@@ -193,7 +193,10 @@ func TestPatientDataIsEncryptedAtRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.open()
+	f.open() // a damaged record must not stop the queue opening
+	if got := f.q.Unreadable(); len(got) != 2 {
+		t.Fatalf("unreadable records %v, want both swapped ones", got)
+	}
 	if _, err := f.q.Document(res.ID); !errors.Is(err, seal.ErrTampered) {
 		t.Fatalf("swapped body: %v, want ErrTampered", err)
 	}

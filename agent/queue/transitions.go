@@ -17,7 +17,7 @@ func (q *Queue) change(ctx context.Context, id uint64, by Actor, action string,
 	mutate func(r *Record, now time.Time) (to State, detail string, err error)) (*Record, error) {
 	var out *Record
 	o := &op{}
-	o.fn = func(tx *bolt.Tx) error {
+	o.fn = func(tx *bolt.Tx, d *delta) error {
 		r, err := q.getRecord(tx, id)
 		if err != nil {
 			return err
@@ -34,7 +34,7 @@ func (q *Queue) change(ctx context.Context, id uint64, by Actor, action string,
 		r.State = to
 		r.UpdatedAt = now
 		r.Version++
-		if err := q.putRecord(tx, r, from); err != nil {
+		if err := q.putRecord(tx, d, r, from); err != nil {
 			return err
 		}
 		e := AuditEntry{At: now, RecordID: id, JobID: r.JobID, Action: action, Actor: by, Detail: detail}

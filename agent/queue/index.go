@@ -1,0 +1,192 @@
+package queue
+
+import (
+	"container/heap"
+	"slices"
+	"sync"
+	"time"
+)
+
+// The in-memory index is derived state: which records are live (not terminal) with their
+// state, author and due time, how many records are in each state, and when each terminal
+// record's patient content is due to be wiped. It is rebuilt from the records at open, and
+// changed only by the writer, after a commit, so readers never see an uncommitted state.
+// Keeping it out of the database means a transition writes the record and its audit entry
+// and nothing else: every extra bucket a commit touches costs fsync-bound throughput.
+
+type entry struct {
+	state  State
+	author string
+	due    time.Time // ready: next attempt (zero: now); filing: lease expiry
+}
+
+type index struct {
+	mu     sync.RWMutex
+	where  map[uint64]State           // live record → its state
+	states map[State]map[uint64]entry // live records by state
+	counts map[State]int              // every record, by state
+	wipes  wipeHeap                   // terminal records not yet wiped
+}
+
+func newIndex() *index {
+	x := &index{where: map[uint64]State{}, states: map[State]map[uint64]entry{}, counts: map[State]int{}}
+	for _, s := range States {
+		if !s.Terminal() {
+			x.states[s] = map[uint64]entry{}
+		}
+	}
+	return x
+}
+
+// wipeItem is a terminal record whose content is due to be wiped at due.
+type wipeItem struct {
+	due time.Time
+	id  uint64
+}
+
+type wipeHeap []wipeItem
+
+func (h wipeHeap) Len() int { return len(h) }
+func (h wipeHeap) Less(i, j int) bool {
+	if h[i].due.Equal(h[j].due) {
+		return h[i].id < h[j].id
+	}
+	return h[i].due.Before(h[j].due)
+}
+func (h wipeHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *wipeHeap) Push(x any)   { *h = append(*h, x.(wipeItem)) }
+func (h *wipeHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return it
+}
+
+// delta is what one batch of operations changes in the index; the writer applies it after
+// the batch commits, and drops it if the batch is retried.
+type delta struct {
+	set    map[uint64]*entry // nil value: the record left the live set (became terminal)
+	counts map[State]int
+	wipes  []wipeItem
+}
+
+func (d *delta) reset() {
+	clear(d.set)
+	clear(d.counts)
+	d.wipes = d.wipes[:0]
+}
+
+// eachIn calls fn for every live record in state s as the batch d sees it.
+func (q *Queue) eachIn(d *delta, s State, fn func(id uint64, e entry)) {
+	q.idx.mu.RLock()
+	for id, e := range q.idx.states[s] {
+		if _, changed := d.set[id]; !changed {
+			fn(id, e)
+		}
+	}
+	q.idx.mu.RUnlock()
+	for id, e := range d.set {
+		if e != nil && e.state == s {
+			fn(id, *e)
+		}
+	}
+}
+
+// track records in d that r moved from state prev ("" for a new record).
+func (q *Queue) track(d *delta, r *Record, prev State) {
+	if prev != r.State {
+		if prev != "" {
+			d.counts[prev]--
+		}
+		d.counts[r.State]++
+	}
+	if r.State.Terminal() {
+		d.set[r.ID] = nil
+		if prev != r.State && r.WipedAt.IsZero() {
+			d.wipes = append(d.wipes, wipeItem{due: r.UpdatedAt.Add(q.opts.Retention), id: r.ID})
+		}
+		return
+	}
+	e := &entry{state: r.State, author: r.Author}
+	switch r.State {
+	case Ready:
+		e.due = r.NextAttemptAt
+	case Filing:
+		if r.Lease != nil {
+			e.due = r.Lease.Expires
+		}
+	}
+	d.set[r.ID] = e
+}
+
+// apply makes a committed batch's changes visible.
+func (x *index) apply(d *delta) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for id, e := range d.set {
+		if old, ok := x.where[id]; ok {
+			delete(x.states[old], id)
+		}
+		if e == nil {
+			delete(x.where, id)
+			continue
+		}
+		x.where[id] = e.state
+		x.states[e.state][id] = *e
+	}
+	for s, n := range d.counts {
+		x.counts[s] += n
+	}
+	for _, w := range d.wipes {
+		heap.Push(&x.wipes, w)
+	}
+}
+
+// idsIn returns the live records in state s, by one author if author is set, in id order.
+func (x *index) idsIn(s State, author string) []uint64 {
+	x.mu.RLock()
+	var ids []uint64
+	for id, e := range x.states[s] {
+		if author == "" || e.author == author {
+			ids = append(ids, id)
+		}
+	}
+	x.mu.RUnlock()
+	slices.Sort(ids)
+	return ids
+}
+
+// nextDue returns the earliest lease expiry of a filing and the earliest wipe deadline.
+func (x *index) nextDue() (lease, wipe time.Time) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	for _, e := range x.states[Filing] {
+		if lease.IsZero() || e.due.Before(lease) {
+			lease = e.due
+		}
+	}
+	if len(x.wipes) > 0 {
+		wipe = x.wipes[0].due
+	}
+	return lease, wipe
+}
+
+// dueWipes removes and returns up to n wipe items due at or before now.
+func (x *index) dueWipes(now time.Time, n int) []wipeItem {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var out []wipeItem
+	for len(x.wipes) > 0 && len(out) < n && !x.wipes[0].due.After(now) {
+		out = append(out, heap.Pop(&x.wipes).(wipeItem))
+	}
+	return out
+}
+
+// requeueWipes puts back wipe items a failed wipe did not complete.
+func (x *index) requeueWipes(items []wipeItem) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, w := range items {
+		heap.Push(&x.wipes, w)
+	}
+}
