@@ -6,10 +6,10 @@
 // needs-attention, rejected and cancelled); each move is checked against the table of legal
 // transitions and committed in one transaction together with its audit entry.
 //
-// Durability and speed: all writes go through one group-commit writer. Operations that
-// arrive while a commit is running are applied together in the next transaction, so one
-// producer pays one commit per operation and many producers share commits; there is no
-// timer. The freelist is not synced (it is rebuilt on open) so a large drained file does not
+// Durability and speed: writes are group-committed. Operations that arrive while a commit
+// is running are applied together in the next transaction, committed by the caller at the
+// front of the line (no writer goroutine, no timer), so a lone producer pays one commit per
+// operation with no hand-over and many producers share each commit's fsyncs. The freelist is not synced (it is rebuilt on open) so a large drained file does not
 // make every commit rewrite it, and the file is compacted when the queue is idle and mostly
 // free pages.
 //

@@ -18,6 +18,7 @@ import (
 // to the earliest deadline, and is woken when a commit may have moved one.
 
 func (q *Queue) housekeeper() {
+	defer close(q.hkDone)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {

@@ -105,10 +105,12 @@ type Queue struct {
 	mu sync.RWMutex // guards db against compaction swapping it; write lock only to swap
 	db *bolt.DB
 
-	ops     chan *op
-	closing chan struct{}
-	done    chan struct{}
-	closed  atomic.Bool
+	wmu      sync.Mutex // guards waiting
+	waiting  []*op      // operations queued for the next group commit, in order
+	inflight sync.WaitGroup
+	closed   atomic.Bool
+	closing  chan struct{} // closed by Close: stops the housekeeper
+	hkDone   chan struct{} // closed when the housekeeper has stopped
 
 	idx        *index   // derived from the records; see index.go
 	unreadable []uint64 // records that failed authentication at open
@@ -124,7 +126,7 @@ type Queue struct {
 }
 
 // Open opens (creating if needed) the queue in opts.Dir, recovers filings interrupted by a
-// crash, sweeps orphaned attachment files and starts the writer.
+// crash, sweeps orphaned attachment files and starts the housekeeper.
 func Open(opts Options) (*Queue, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("queue: open: no data folder given")
@@ -164,9 +166,8 @@ func Open(opts Options) (*Queue, error) {
 		now:     opts.Now,
 		path:    filepath.Join(opts.Dir, DBFileName),
 		blobs:   filepath.Join(opts.Dir, BlobsDir),
-		ops:     make(chan *op, maxBatch),
 		closing: make(chan struct{}),
-		done:    make(chan struct{}),
+		hkDone:  make(chan struct{}),
 		wake:    make(chan struct{}, 1),
 		idx:     newIndex(),
 	}
@@ -180,7 +181,6 @@ func Open(opts Options) (*Queue, error) {
 		q.db.Close()
 		return nil, err
 	}
-	go q.writer()
 	go q.housekeeper()
 	return q, nil
 }
@@ -204,7 +204,7 @@ func (q *Queue) openDB(path string) (*bolt.DB, error) {
 }
 
 // init creates the buckets, checks the format and the key, builds the index, recovers
-// interrupted filings and sweeps orphaned blobs. It runs before the writer starts.
+// interrupted filings and sweeps orphaned blobs. It runs before anything else can write.
 func (q *Queue) init() error {
 	var recovered []uint64
 	d := newDelta()
@@ -294,13 +294,18 @@ func (q *Queue) checkKey(tx *bolt.Tx) error {
 	return nil
 }
 
-// Close stops the writer after the operations already submitted, and closes the file.
+// Close waits for the operations already submitted, stops the housekeeper and closes the
+// file. Operations submitted after Close fail with ErrClosed.
 func (q *Queue) Close() error {
-	if !q.closed.CompareAndSwap(false, true) {
+	q.wmu.Lock()
+	if q.closed.Swap(true) {
+		q.wmu.Unlock()
 		return nil
 	}
+	q.wmu.Unlock()
+	q.inflight.Wait()
 	close(q.closing)
-	<-q.done
+	<-q.hkDone
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if err := q.db.Close(); err != nil {
@@ -320,71 +325,63 @@ type op struct {
 	fn      func(tx *bolt.Tx, d *delta) error
 	after   func()
 	changes []Change
-	done    chan error
+	done    chan error    // the outcome
+	lead    chan struct{} // this caller is now at the front: commit a group
 }
 
-// submit hands fn to the writer and waits until it is committed (or failed).
+// submit commits o, alone or in a group with the operations submitted at the same time,
+// and returns its outcome. Group commit without a writer goroutine or a timer (as LevelDB
+// does it): callers queue up; the one at the front commits everything queued so far in one
+// transaction, then hands the front to the next caller. A lone caller commits its own
+// operation with no hand-over at all; many callers share each commit's fsyncs.
 func (q *Queue) submit(ctx context.Context, o *op) error {
-	if q.closed.Load() {
-		return ErrClosed
-	}
 	o.done = make(chan error, 1)
-	select {
-	case q.ops <- o:
-	case <-q.closing:
+	o.lead = make(chan struct{}, 1)
+	q.wmu.Lock()
+	if q.closed.Load() {
+		q.wmu.Unlock()
 		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
 	}
-	// Once handed over, wait for the outcome even if ctx ends: the caller must know whether
-	// its operation committed.
-	select {
-	case err := <-o.done:
+	if err := ctx.Err(); err != nil {
+		q.wmu.Unlock()
 		return err
-	case <-q.done:
-		// The writer stopped; it may have finished this operation just before.
+	}
+	q.inflight.Add(1)
+	defer q.inflight.Done()
+	q.waiting = append(q.waiting, o)
+	front := len(q.waiting) == 1
+	q.wmu.Unlock()
+	// Once queued, the operation is carried out even if ctx ends: the caller must learn
+	// whether it committed.
+	if !front {
 		select {
 		case err := <-o.done:
 			return err
-		default:
-			return ErrClosed
+		case <-o.lead:
 		}
 	}
+	q.leadGroup()
+	return <-o.done
 }
 
-// writer is the single goroutine that writes to the database. It takes whatever operations
-// are waiting (up to maxBatch) and commits them in one transaction: no timer, so a lone
-// producer is never delayed and many producers share each commit's fsyncs.
-func (q *Queue) writer() {
-	defer close(q.done)
-	batch := make([]*op, 0, maxBatch)
-	for {
-		batch = batch[:0]
-		select {
-		case o := <-q.ops:
-			batch = append(batch, o)
-		case <-q.closing:
-			// Finish what was handed over before Close.
-			for {
-				select {
-				case o := <-q.ops:
-					q.commit([]*op{o})
-				default:
-					return
-				}
-			}
-		}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case o := <-q.ops:
-				batch = append(batch, o)
-			default:
-				break fill
-			}
-		}
-		q.commit(batch)
+// leadGroup commits the operations at the front of the queue (up to maxBatch) and passes
+// the lead to the next waiting caller, if any.
+func (q *Queue) leadGroup() {
+	q.wmu.Lock()
+	n := min(len(q.waiting), maxBatch)
+	group := slices.Clone(q.waiting[:n])
+	q.wmu.Unlock()
+
+	q.commit(group)
+
+	q.wmu.Lock()
+	rest := copy(q.waiting, q.waiting[n:])
+	clear(q.waiting[rest:])
+	q.waiting = q.waiting[:rest]
+	if rest > 0 {
+		q.waiting[0].lead <- struct{}{}
 	}
+	q.wmu.Unlock()
 }
 
 // errOpFailed marks a batch aborted because one operation returned an error.
