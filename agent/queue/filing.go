@@ -62,7 +62,7 @@ func (q *Queue) Claim(ctx context.Context, req ClaimRequest) (*Claim, error) {
 		if !ok {
 			return &NothingReadyError{NextDue: next}
 		}
-		r, err := q.getRecord(tx, id)
+		r, err := q.getRecord(tx, d, id)
 		if err != nil {
 			return err
 		}
@@ -78,7 +78,7 @@ func (q *Queue) Claim(ctx context.Context, req ClaimRequest) (*Claim, error) {
 			return err
 		}
 		o.changes = []Change{{ID: id, State: Filing}}
-		out = &Claim{Ticket: Ticket{ID: id, Token: token}, Record: r}
+		out = &Claim{Ticket: Ticket{ID: id, Token: token}, Record: r.clone()}
 		return nil
 	}
 	if err := q.submit(ctx, o); err != nil {
@@ -246,7 +246,7 @@ func (q *Queue) recoverLeases(tx *bolt.Tx, d *delta, now time.Time) ([]uint64, e
 	slices.Sort(ids)
 	at := q.now().UTC()
 	for _, id := range ids {
-		r, err := q.getRecord(tx, id)
+		r, err := q.getRecord(tx, d, id)
 		if err != nil {
 			return nil, err
 		}

@@ -120,7 +120,7 @@ func (q *Queue) WipeExpired(ctx context.Context) (int, error) {
 			now := q.now().UTC()
 			records := recordsBucket(tx)
 			for _, it := range items {
-				r, err := q.getRecord(tx, it.id)
+				r, err := q.getRecord(tx, d, it.id)
 				if err != nil {
 					return err
 				}

@@ -18,6 +18,7 @@ type entry struct {
 	state  State
 	author string
 	due    time.Time // ready: next attempt (zero: now); filing: lease expiry
+	rec    *Record   // the committed record, decoded; never modified (clone it to change it)
 }
 
 type index struct {
@@ -76,6 +77,26 @@ func (d *delta) reset() {
 	d.wipes = d.wipes[:0]
 }
 
+// cached returns a live record as the batch d sees it, without decrypting it.
+func (q *Queue) cached(d *delta, id uint64) (*Record, bool) {
+	if d == nil {
+		d = &delta{}
+	}
+	if e, ok := d.set[id]; ok {
+		if e == nil {
+			return nil, false
+		}
+		return e.rec, e.rec != nil
+	}
+	q.idx.mu.RLock()
+	defer q.idx.mu.RUnlock()
+	if st, ok := q.idx.where[id]; ok {
+		e := q.idx.states[st][id]
+		return e.rec, e.rec != nil
+	}
+	return nil, false
+}
+
 // eachIn calls fn for every live record in state s as the batch d sees it.
 func (q *Queue) eachIn(d *delta, s State, fn func(id uint64, e entry)) {
 	q.idx.mu.RLock()
@@ -107,7 +128,7 @@ func (q *Queue) track(d *delta, r *Record, prev State) {
 		}
 		return
 	}
-	e := &entry{state: r.State, author: r.Author}
+	e := &entry{state: r.State, author: r.Author, rec: r}
 	switch r.State {
 	case Ready:
 		e.due = r.NextAttemptAt

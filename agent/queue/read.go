@@ -22,7 +22,7 @@ func (q *Queue) Get(id uint64) (*Record, error) {
 	var r *Record
 	err := q.view(func(tx *bolt.Tx) error {
 		var err error
-		r, err = q.getRecord(tx, id)
+		r, err = q.getRecord(tx, nil, id)
 		return err
 	})
 	if err != nil {
@@ -174,7 +174,7 @@ func (q *Queue) Each(f Filter, fn func(*Record) error) error {
 			}
 			slices.Sort(ids)
 			for _, id := range ids {
-				r, err := q.getRecord(tx, id)
+				r, err := q.getRecord(tx, nil, id)
 				if err != nil {
 					return fmt.Errorf("queue: list: %w", err)
 				}

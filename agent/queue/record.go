@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"slices"
 	"time"
 
 	"github.com/writeback-agent/wbagent/agent/writeback"
@@ -88,3 +89,23 @@ type body struct {
 
 // Stuck reports whether the record waits for a person.
 func (r *Record) Stuck() bool { return r.State == NeedsAttention }
+
+// clone returns a deep copy of r that can be changed without touching r.
+func (r *Record) clone() *Record {
+	c := *r
+	if r.Reason != nil {
+		reason := *r.Reason
+		c.Reason = &reason
+	}
+	if r.ConfirmedBy != nil {
+		by := *r.ConfirmedBy
+		c.ConfirmedBy = &by
+	}
+	if r.Lease != nil {
+		lease := *r.Lease
+		c.Lease = &lease
+	}
+	c.Attempts = slices.Clone(r.Attempts)
+	c.Attachments = slices.Clone(r.Attachments)
+	return &c
+}

@@ -71,8 +71,12 @@ func (q *Queue) openRecord(id uint64, sealed []byte, buf []byte) (*Record, []byt
 	return &r, pt, nil
 }
 
-// getRecord reads and opens a record.
-func (q *Queue) getRecord(tx *bolt.Tx, id uint64) (*Record, error) {
+// getRecord returns a copy of a record the caller may change: from the index's cache for a
+// live record, otherwise read and opened from the database.
+func (q *Queue) getRecord(tx *bolt.Tx, d *delta, id uint64) (*Record, error) {
+	if r, ok := q.cached(d, id); ok {
+		return r.clone(), nil
+	}
 	v := tx.Bucket(bucketRecords).Get(recordKey(id, kindRecord))
 	if v == nil {
 		return nil, fmt.Errorf("record %d: %w", id, ErrNotFound)

@@ -18,7 +18,7 @@ func (q *Queue) change(ctx context.Context, id uint64, by Actor, action string,
 	var out *Record
 	o := &op{}
 	o.fn = func(tx *bolt.Tx, d *delta) error {
-		r, err := q.getRecord(tx, id)
+		r, err := q.getRecord(tx, d, id)
 		if err != nil {
 			return err
 		}
@@ -45,7 +45,7 @@ func (q *Queue) change(ctx context.Context, id uint64, by Actor, action string,
 			return err
 		}
 		o.changes = []Change{{ID: id, State: to}}
-		out = r
+		out = r.clone()
 		return nil
 	}
 	if err := q.submit(ctx, o); err != nil {
