@@ -1,0 +1,49 @@
+# Writeback Agent — the two commands the README gives are `make run` and `make test`.
+# Each installs what it is missing (scripts/deps.sh) and works offline once the Go modules
+# are in the module cache.
+
+GO      ?= go
+BIN     := bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+# Service-side packages run under the race detector.
+AGENT_PKGS := ./agent/...
+
+.PHONY: all deps build test vet run bench bench-queue fuzz clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+vet: deps
+	$(GO) vet ./...
+
+# make test: vet everything, test everything, the service side with -race.
+test: vet
+	$(GO) test -race $(AGENT_PKGS)
+	$(GO) test $$($(GO) list ./... | grep -v '/agent/')
+
+# make run: the simulated practice and the service on a temporary data folder; Ctrl-C stops
+# everything it started.
+run: build
+	@scripts/run.sh $(BIN)
+
+# make bench: the queue benchmark against its peers (its own module under bench/).
+# QUICK=1 runs a shorter version (under 45 s).
+bench: bench-queue
+
+bench-queue:
+	cd bench && $(GO) run . $(if $(QUICK),-quick,)
+
+# make fuzz: run the writeback decoder's fuzzer for FUZZTIME (default 60s).
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./agent/writeback/
+
+clean:
+	rm -rf $(BIN)
