@@ -48,6 +48,9 @@ const (
 	adBlob    = "wbagent/blob\x00"    // + record id and attachment index
 )
 
+// pageSize is the bbolt page size of a new database file.
+const pageSize = 16 << 10
+
 // Defaults for Options.
 const (
 	DefaultLockTimeout = 5 * time.Second
@@ -193,6 +196,10 @@ func (q *Queue) openDB(path string) (*bolt.DB, error) {
 		// rewriting it, which grows with the file (800 KB after a drained 100k backlog).
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
+		// bbolt writes each dirty page with its own pwrite: 16 KiB pages hold several
+		// records, so a commit makes a quarter of the calls 4 KiB pages need (measured:
+		// enqueue_1 0.47x vs 0.38x fsync, enqueue_64 5.9x vs 5.3x). Set at creation only.
+		PageSize: pageSize,
 	})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("queue: open %s: %w (waited %v): stop the other agent or service first", path, ErrLocked, q.opts.LockTimeout)
