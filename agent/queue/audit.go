@@ -53,13 +53,13 @@ func (q *Queue) sealAudit(e *AuditEntry) (key, value []byte, err error) {
 	return key, q.sealer.Seal(nil, pt, ad(key)), nil
 }
 
-// appendAudit adds e to the trail in tx.
-func (q *Queue) appendAudit(tx *bolt.Tx, e AuditEntry) error {
+// appendAudit adds e to the trail through t.
+func (q *Queue) appendAudit(t *wtx, e AuditEntry) error {
 	k, v, err := q.sealAudit(&e)
 	if err != nil {
 		return err
 	}
-	return recordsBucket(tx).Put(k, v)
+	return t.put(walBucketRecords, k, v)
 }
 
 // Audit calls fn, in order, for each audit entry numbered after after: of record id, or of

@@ -6,13 +6,16 @@
 // needs-attention, rejected and cancelled); each move is checked against the table of legal
 // transitions and committed in one transaction together with its audit entry.
 //
-// Durability and speed: writes are group-committed. Operations that arrive while a commit
-// is running are applied together in the next transaction, committed by the caller at the
-// front of the line (no writer goroutine, no timer), so a lone producer pays one commit per
-// operation with no hand-over and many producers share each commit's fsyncs. The freelist is not synced (it is rebuilt on open) so a large drained file does not
-// make every commit rewrite it, and the file is compacted when the queue is idle and mostly
-// free pages.
-//
+// Durability and speed: writes are group-committed through a write-ahead log. Operations
+// that arrive while a commit is running are run together by the caller at the front of the
+// line (no writer goroutine, no timer), and their changes are appended to the log as one
+// frame and synced with one fdatasync; only then does any of them return. A background
+// applier copies logged groups into bbolt, many per bbolt transaction, recording the last
+// group applied in the same transaction; until then an in-memory overlay serves them to
+// readers, and after a crash they are applied again at open (wal.go, applier.go). The
+// bbolt freelist is not synced (it is rebuilt on open), pages are 16 KiB, and the file is
+// compacted when the queue is idle and mostly free pages.
+
 // Confidentiality: record metadata, document bodies and audit entries are sealed with
 // AES-256-GCM bound to their key (see package seal); attachments are encrypted files of
 // their own in the blobs folder, written and synced before the record that names them is
@@ -26,7 +29,8 @@
 //	         id(8) 2 seq(8) → sealed AuditEntry (append-only trail of the record)
 //	jobs     jobId → id(8)                      (idempotency on the source's job id)
 //
-// Every sealed value's associated data is "wbagent/records" and its key. A record's values
+// The write-ahead log (DATA/wal) holds the same keys and sealed values until they are
+// applied. Every sealed value's associated data is "wbagent/records" and its key. A record's values
 // share its id as a key prefix, so creating a record or moving it on dirties one or two leaf
 // pages of one bucket (and, for a new record, one of jobs). Which records are in which
 // state, the counters and the retention schedule are derived from the records, kept in

@@ -12,8 +12,6 @@ import (
 	"io"
 	"strings"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/writeback-agent/wbagent/agent/writeback"
 )
 
@@ -69,10 +67,10 @@ func (q *Queue) EnqueueBatch(ctx context.Context, subs []Submission, by Actor) (
 	}
 	results := make([]Result, len(subs))
 	o := &op{}
-	o.fn = func(tx *bolt.Tx, d *delta) error {
+	o.fn = func(t *wtx, d *delta) error {
 		o.changes = o.changes[:0]
 		for i, p := range prepared {
-			r, err := q.insert(tx, d, p)
+			r, err := q.insert(t, d, p)
 			if err != nil {
 				return fmt.Errorf("queue: enqueue %s: %w", p.rec.JobID, err)
 			}
@@ -222,14 +220,13 @@ func stageInline(stage *Stage, i int, b64 string) (int64, []byte, error) {
 	return n, h.Sum(nil), nil
 }
 
-// insert runs in the writer's transaction.
-func (q *Queue) insert(tx *bolt.Tx, d *delta, p *prepared) (Result, error) {
-	jobs := tx.Bucket(bucketJobs)
-	if v := jobs.Get([]byte(p.rec.JobID)); v != nil {
+// insert runs in a group commit.
+func (q *Queue) insert(t *wtx, d *delta, p *prepared) (Result, error) {
+	if v := t.get(walBucketJobs, []byte(p.rec.JobID)); v != nil {
 		id := bytesToID(v)
 		res := Result{ID: id, JobID: p.rec.JobID}
 		key := recordKey(id, kindBody)
-		if prev := tx.Bucket(bucketRecords).Get(key); prev != nil {
+		if prev := t.get(walBucketRecords, key); prev != nil {
 			pt, err := q.sealer.Open(nil, prev, ad(key))
 			if err != nil {
 				return Result{}, fmt.Errorf("record %d: %w", id, err)
@@ -243,17 +240,16 @@ func (q *Queue) insert(tx *bolt.Tx, d *delta, p *prepared) (Result, error) {
 		return res, nil
 	}
 	id := p.rec.ID
-	if err := jobs.Put([]byte(p.rec.JobID), idKey(id)); err != nil {
+	if err := t.put(walBucketJobs, []byte(p.rec.JobID), idKey(id)); err != nil {
 		return Result{}, err
 	}
-	records := recordsBucket(tx)
-	if err := q.putSealedRecord(tx, d, p.rec, "", p.sealed); err != nil {
+	if err := q.putSealedRecord(t, d, p.rec, "", p.sealed); err != nil {
 		return Result{}, err
 	}
-	if err := records.Put(recordKey(id, kindBody), p.body); err != nil {
+	if err := t.put(walBucketRecords, recordKey(id, kindBody), p.body); err != nil {
 		return Result{}, err
 	}
-	if err := records.Put(p.auditKey, p.audit); err != nil {
+	if err := t.put(walBucketRecords, p.auditKey, p.audit); err != nil {
 		return Result{}, err
 	}
 	return Result{ID: id, JobID: p.rec.JobID, Created: true}, nil

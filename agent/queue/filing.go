@@ -7,8 +7,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // OutcomeUnknownFix is the plain-English note on a record whose filing was interrupted.
@@ -56,13 +54,13 @@ func (q *Queue) Claim(ctx context.Context, req ClaimRequest) (*Claim, error) {
 	}
 	var out *Claim
 	o := &op{}
-	o.fn = func(tx *bolt.Tx, d *delta) error {
+	o.fn = func(t *wtx, d *delta) error {
 		now := q.now().UTC()
 		id, next, ok := q.findDue(d, now, req.Eligible)
 		if !ok {
 			return &NothingReadyError{NextDue: next}
 		}
-		r, err := q.getRecord(tx, d, id)
+		r, err := q.getRecord(t, d, id)
 		if err != nil {
 			return err
 		}
@@ -70,10 +68,10 @@ func (q *Queue) Claim(ctx context.Context, req ClaimRequest) (*Claim, error) {
 		r.State, r.UpdatedAt = Filing, now
 		r.Lease = &Lease{Owner: req.Owner, Token: token, Expires: now.Add(req.Lease)}
 		r.Version++
-		if err := q.putRecord(tx, d, r, Ready); err != nil {
+		if err := q.putRecord(t, d, r, Ready); err != nil {
 			return err
 		}
-		if err := q.appendAudit(tx, AuditEntry{At: now, RecordID: id, JobID: r.JobID, Action: ActionClaimed,
+		if err := q.appendAudit(t, AuditEntry{At: now, RecordID: id, JobID: r.JobID, Action: ActionClaimed,
 			From: Ready, To: Filing, Actor: Actor{Component: req.Owner}}); err != nil {
 			return err
 		}
@@ -236,7 +234,7 @@ func (r *Record) consecutiveRetries() int {
 // recoverLeases puts filings whose lease expired before now (every filing if now is zero:
 // at open, the database lock proves the previous holder is gone) back to ready, flagged
 // outcome unknown. It returns the ids it recovered.
-func (q *Queue) recoverLeases(tx *bolt.Tx, d *delta, now time.Time) ([]uint64, error) {
+func (q *Queue) recoverLeases(t *wtx, d *delta, now time.Time) ([]uint64, error) {
 	var ids []uint64
 	q.eachIn(d, Filing, func(id uint64, e entry) {
 		if now.IsZero() || !e.due.After(now) {
@@ -246,7 +244,7 @@ func (q *Queue) recoverLeases(tx *bolt.Tx, d *delta, now time.Time) ([]uint64, e
 	slices.Sort(ids)
 	at := q.now().UTC()
 	for _, id := range ids {
-		r, err := q.getRecord(tx, d, id)
+		r, err := q.getRecord(t, d, id)
 		if err != nil {
 			return nil, err
 		}
@@ -254,10 +252,10 @@ func (q *Queue) recoverLeases(tx *bolt.Tx, d *delta, now time.Time) ([]uint64, e
 		r.NextAttemptAt, r.UpdatedAt = time.Time{}, at
 		r.addAttempt(Attempt{At: at, Outcome: "lease-expired", Code: "interrupted", Detail: OutcomeUnknownFix})
 		r.Version++
-		if err := q.putRecord(tx, d, r, Filing); err != nil {
+		if err := q.putRecord(t, d, r, Filing); err != nil {
 			return nil, err
 		}
-		if err := q.appendAudit(tx, AuditEntry{At: at, RecordID: id, JobID: r.JobID, Action: ActionLeaseRecovered,
+		if err := q.appendAudit(t, AuditEntry{At: at, RecordID: id, JobID: r.JobID, Action: ActionLeaseRecovered,
 			From: Filing, To: Ready, Actor: Actor{Component: "queue"}, Detail: OutcomeUnknownFix}); err != nil {
 			return nil, err
 		}

@@ -80,8 +80,8 @@ func (q *Queue) housekeep() {
 // unknown.
 func (q *Queue) RecoverExpiredLeases(ctx context.Context) error {
 	o := &op{}
-	o.fn = func(tx *bolt.Tx, d *delta) error {
-		ids, err := q.recoverLeases(tx, d, q.now())
+	o.fn = func(t *wtx, d *delta) error {
+		ids, err := q.recoverLeases(t, d, q.now())
 		o.changes = o.changes[:0]
 		for _, id := range ids {
 			o.changes = append(o.changes, Change{ID: id, State: Ready})
@@ -115,12 +115,11 @@ func (q *Queue) WipeExpired(ctx context.Context) (int, error) {
 		}
 		var done []wiped
 		o := &op{}
-		o.fn = func(tx *bolt.Tx, d *delta) error {
+		o.fn = func(t *wtx, d *delta) error {
 			done = done[:0]
 			now := q.now().UTC()
-			records := recordsBucket(tx)
 			for _, it := range items {
-				r, err := q.getRecord(tx, d, it.id)
+				r, err := q.getRecord(t, d, it.id)
 				if err != nil {
 					return err
 				}
@@ -129,13 +128,13 @@ func (q *Queue) WipeExpired(ctx context.Context) (int, error) {
 				}
 				refs := r.Attachments
 				r.wipe(now)
-				if err := records.Delete(recordKey(it.id, kindBody)); err != nil {
+				if err := t.del(walBucketRecords, recordKey(it.id, kindBody)); err != nil {
 					return err
 				}
-				if err := q.putRecord(tx, d, r, r.State); err != nil {
+				if err := q.putRecord(t, d, r, r.State); err != nil {
 					return err
 				}
-				if err := q.appendAudit(tx, AuditEntry{At: now, RecordID: it.id, JobID: r.JobID, Action: ActionWiped,
+				if err := q.appendAudit(t, AuditEntry{At: now, RecordID: it.id, JobID: r.JobID, Action: ActionWiped,
 					Actor: Actor{Component: "retention"}}); err != nil {
 					return err
 				}
@@ -171,6 +170,9 @@ func (r *Record) wipe(now time.Time) {
 func (q *Queue) CompactIfWorthwhile() (bool, error) {
 	if q.closed.Load() {
 		return false, ErrClosed
+	}
+	if err := q.applyNow(); err != nil {
+		return false, fmt.Errorf("queue: compact: %w", err)
 	}
 	q.mu.RLock()
 	var size int64

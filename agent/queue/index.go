@@ -18,19 +18,32 @@ type entry struct {
 	state  State
 	author string
 	due    time.Time // ready: next attempt (zero: now); filing: lease expiry
-	rec    *Record   // the committed record, decoded; never modified (clone it to change it)
+	rec    *Record   // in a delta only: the record as changed; never modified (clone it)
 }
+
+// recCacheSize bounds the decoded records kept in memory: enough for every record a
+// practice is working on, few enough that a large backlog does not grow the heap (and the
+// garbage collector's work) without bound.
+const recCacheSize = 4096
 
 type index struct {
 	mu     sync.RWMutex
 	where  map[uint64]State           // live record → its state
-	states map[State]map[uint64]entry // live records by state
+	states map[State]map[uint64]entry // live records by state (entries without rec)
 	counts map[State]int              // every record, by state
 	wipes  wipeHeap                   // terminal records not yet wiped
+
+	// recs caches the committed, decoded metadata of recently changed live records, so a
+	// transition does not decrypt and decode the record it changes. ring holds the ids in
+	// insertion order for eviction.
+	recs map[uint64]*Record
+	ring []uint64
+	next int
 }
 
 func newIndex() *index {
-	x := &index{where: map[uint64]State{}, states: map[State]map[uint64]entry{}, counts: map[State]int{}}
+	x := &index{where: map[uint64]State{}, states: map[State]map[uint64]entry{}, counts: map[State]int{},
+		recs: map[uint64]*Record{}, ring: make([]uint64, recCacheSize)}
 	for _, s := range States {
 		if !s.Terminal() {
 			x.states[s] = map[uint64]entry{}
@@ -90,11 +103,8 @@ func (q *Queue) cached(d *delta, id uint64) (*Record, bool) {
 	}
 	q.idx.mu.RLock()
 	defer q.idx.mu.RUnlock()
-	if st, ok := q.idx.where[id]; ok {
-		e := q.idx.states[st][id]
-		return e.rec, e.rec != nil
-	}
-	return nil, false
+	r, ok := q.idx.recs[id]
+	return r, ok
 }
 
 // eachIn calls fn for every live record in state s as the batch d sees it.
@@ -150,10 +160,16 @@ func (x *index) apply(d *delta) {
 		}
 		if e == nil {
 			delete(x.where, id)
+			delete(x.recs, id)
 			continue
 		}
 		x.where[id] = e.state
-		x.states[e.state][id] = *e
+		stored := *e
+		stored.rec = nil
+		x.states[e.state][id] = stored
+		if e.rec != nil {
+			x.cache(id, e.rec)
+		}
 	}
 	for s, n := range d.counts {
 		x.counts[s] += n
@@ -161,6 +177,19 @@ func (x *index) apply(d *delta) {
 	for _, w := range d.wipes {
 		heap.Push(&x.wipes, w)
 	}
+}
+
+// cache keeps r as the decoded record id, evicting the oldest cached record when full.
+// Caller holds mu.
+func (x *index) cache(id uint64, r *Record) {
+	if _, ok := x.recs[id]; !ok {
+		if old := x.ring[x.next]; old != 0 {
+			delete(x.recs, old)
+		}
+		x.ring[x.next] = id
+		x.next = (x.next + 1) % len(x.ring)
+	}
+	x.recs[id] = r
 }
 
 // idsIn returns the live records in state s, by one author if author is set, in id order.

@@ -104,9 +104,18 @@ type Queue struct {
 	now    func() time.Time
 	path   string
 	blobs  string
+	walDir string
 
 	mu sync.RWMutex // guards db against compaction swapping it; write lock only to swap
 	db *bolt.DB
+
+	wal     *wal
+	walSeq  uint64       // last group logged; only the commit leader touches it
+	ap      *applier     // copies logged groups into bbolt
+	applyMu sync.RWMutex // guards ov; held for reading while operations read
+	ov      overlay      // logged groups not yet in bbolt
+	// applyHook, if set, runs before the applier writes to bbolt (tests: stall or fail it).
+	applyHook atomic.Pointer[func() error]
 
 	wmu      sync.Mutex // guards waiting
 	waiting  []*op      // operations queued for the next group commit, in order
@@ -169,13 +178,17 @@ func Open(opts Options) (*Queue, error) {
 		now:     opts.Now,
 		path:    filepath.Join(opts.Dir, DBFileName),
 		blobs:   filepath.Join(opts.Dir, BlobsDir),
+		walDir:  filepath.Join(opts.Dir, WALDir),
+		ov:      overlay{m: map[string]overlayVal{}},
 		closing: make(chan struct{}),
 		hkDone:  make(chan struct{}),
 		wake:    make(chan struct{}, 1),
 		idx:     newIndex(),
 	}
-	if err := os.MkdirAll(q.blobs, 0o700); err != nil {
-		return nil, fmt.Errorf("queue: open: create data folder: %w", err)
+	for _, dir := range []string{q.blobs, q.walDir} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("queue: open: create data folder: %w", err)
+		}
 	}
 	if q.db, err = q.openDB(q.path); err != nil {
 		return nil, err
@@ -184,6 +197,7 @@ func Open(opts Options) (*Queue, error) {
 		q.db.Close()
 		return nil, err
 	}
+	go q.runApplier()
 	go q.housekeeper()
 	return q, nil
 }
@@ -229,20 +243,32 @@ func (q *Queue) init() error {
 		} else if got := binary.BigEndian.Uint64(v); got != FormatVersion {
 			return fmt.Errorf("database format %d, this agent reads format %d: install the matching agent version", got, FormatVersion)
 		}
-		if err := q.checkKey(tx); err != nil {
-			return err
-		}
+		return q.checkKey(tx)
+	})
+	if err != nil {
+		return fmt.Errorf("queue: open %s: %w", q.path, err)
+	}
+	last, err := q.replayWAL()
+	if err != nil {
+		return fmt.Errorf("queue: open %s: %w", q.path, err)
+	}
+	err = q.db.Update(func(tx *bolt.Tx) error {
 		if err := q.loadIndex(tx); err != nil {
 			return err
 		}
 		var err error
-		recovered, err = q.recoverLeases(tx, d, time.Time{})
+		recovered, err = q.recoverLeases(&wtx{q: q, view: tx}, d, time.Time{})
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("queue: open %s: %w", q.path, err)
 	}
 	q.idx.apply(d)
+	if q.wal, err = openWAL(q.walDir, last+1); err != nil {
+		return fmt.Errorf("queue: open: %w", err)
+	}
+	q.walSeq = last
+	q.ap = newApplier(last)
 	if len(recovered) > 0 {
 		q.log.Warn("recovered filings interrupted by a stop; their outcome is checked before re-filing", "records", recovered)
 	}
@@ -313,9 +339,11 @@ func (q *Queue) Close() error {
 	q.inflight.Wait()
 	close(q.closing)
 	<-q.hkDone
+	allApplied := q.ap.stopAndWait()
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if err := q.db.Close(); err != nil {
+	err := q.wal.close(allApplied)
+	if err := errors.Join(err, q.db.Close()); err != nil {
 		return fmt.Errorf("queue: close: %w", err)
 	}
 	return nil
@@ -324,12 +352,12 @@ func (q *Queue) Close() error {
 // Path returns the database file's path.
 func (q *Queue) Path() string { return q.path }
 
-// op is one unit of work for the writer. fn runs inside the batch's transaction, noting in
-// d how the index changes; it may run more than once (the batch is retried without an
-// operation that failed), so it must keep its results in variables it overwrites and have
-// no effects outside the transaction. after runs once, after a successful commit.
+// op is one unit of work for a group commit. fn reads and writes through t, noting in d how
+// the index changes; it may run more than once (the group is retried without an operation
+// that failed), so it must keep its results in variables it overwrites and have no effects
+// outside t. after runs once, after the group is durable.
 type op struct {
-	fn      func(tx *bolt.Tx, d *delta) error
+	fn      func(t *wtx, d *delta) error
 	after   func()
 	changes []Change
 	done    chan error    // the outcome
@@ -394,43 +422,27 @@ func (q *Queue) leadGroup() {
 // errOpFailed marks a batch aborted because one operation returned an error.
 var errOpFailed = errors.New("operation failed")
 
-// commit applies batch in one transaction. An operation that fails is taken out and run on
-// its own afterwards, so it gets its own error and the others still commit.
+// commit runs batch as one group: every operation against the same view, their changes
+// written to the log in one frame and synced. An operation that fails is taken out and run
+// on its own afterwards, so it gets its own error and the others still commit.
 func (q *Queue) commit(batch []*op) {
 	d := newDelta()
 	for len(batch) > 0 {
-		failed := -1
-		var failErr error
+		if err := q.ap.failed(); err != nil {
+			failAll(batch, err)
+			return
+		}
+		if q.overlayBytes() > maxOverlayBytes {
+			if err := q.applyNow(); err != nil {
+				failAll(batch, err)
+				return
+			}
+		}
 		d.reset()
-		q.mu.RLock()
-		err := q.db.Update(func(tx *bolt.Tx) error {
-			for i, o := range batch {
-				if err := o.fn(tx, d); err != nil {
-					failed, failErr = i, err
-					return errOpFailed
-				}
-			}
-			return nil
-		})
-		q.mu.RUnlock()
+		t, failed, failErr, err := q.runGroup(batch, d)
 		switch {
-		case err == nil:
-			q.idx.apply(d)
-			q.lastWrite.Store(q.now().UnixNano())
-			var changes []Change
-			for _, o := range batch {
-				if o.after != nil {
-					o.after()
-				}
-				changes = append(changes, o.changes...)
-				o.done <- nil
-			}
-			if len(changes) > 0 && q.opts.OnChange != nil {
-				q.opts.OnChange(changes)
-			}
-			if q.movesDeadlines(changes) {
-				q.poke()
-			}
+		case err != nil:
+			failAll(batch, fmt.Errorf("commit: %w", err))
 			return
 		case failed >= 0 && len(batch) == 1:
 			batch[0].done <- failErr
@@ -439,14 +451,107 @@ func (q *Queue) commit(batch []*op) {
 			solo := batch[failed]
 			batch = append(batch[:failed:failed], batch[failed+1:]...)
 			defer q.commit([]*op{solo})
-		default:
-			// The transaction itself failed (disk full, I/O error): every operation fails.
-			for _, o := range batch {
-				o.done <- fmt.Errorf("commit: %w", err)
+			continue
+		}
+		if len(t.muts) > 0 {
+			g := &group{seq: q.walSeq + 1, muts: t.muts, size: t.size}
+			if err := q.wal.append(g); err != nil {
+				// The log may or may not hold the group: refuse writes until a restart
+				// replays it, rather than guess.
+				q.ap.mu.Lock()
+				q.ap.err = fmt.Errorf("queue: %w", err)
+				q.ap.mu.Unlock()
+				q.log.Error("the queue cannot write its log; writes are refused until the service restarts", "err", err)
+				failAll(batch, err)
+				return
 			}
-			return
+			q.walSeq = g.seq
+			q.applyMu.Lock()
+			q.ov.add(g)
+			q.applyMu.Unlock()
+			q.ap.hand(g)
+		}
+		q.idx.apply(d)
+		q.lastWrite.Store(q.now().UnixNano())
+		var changes []Change
+		for _, o := range batch {
+			if o.after != nil {
+				o.after()
+			}
+			changes = append(changes, o.changes...)
+			o.done <- nil
+		}
+		if len(changes) > 0 && q.opts.OnChange != nil {
+			q.opts.OnChange(changes)
+		}
+		if q.movesDeadlines(changes) {
+			q.poke()
+		}
+		return
+	}
+}
+
+// runGroup runs the operations of batch against one view until one fails.
+func (q *Queue) runGroup(batch []*op, d *delta) (t *wtx, failed int, failErr, err error) {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	q.applyMu.RLock()
+	defer q.applyMu.RUnlock()
+	view, err := q.db.Begin(false)
+	if err != nil {
+		return nil, -1, nil, err
+	}
+	defer view.Rollback()
+	t = &wtx{q: q, view: view, local: map[string]int{}}
+	for i, o := range batch {
+		if err := o.fn(t, d); err != nil {
+			return t, i, err, nil
 		}
 	}
+	return t, -1, nil, nil
+}
+
+func failAll(batch []*op, err error) {
+	for _, o := range batch {
+		o.done <- err
+	}
+}
+
+func (q *Queue) overlayBytes() int {
+	q.applyMu.RLock()
+	defer q.applyMu.RUnlock()
+	return q.ov.bytes
+}
+
+// read returns a copy of the current value of key: from the overlay if a logged group
+// changed it, otherwise from bbolt.
+func (q *Queue) read(bucket byte, key []byte) ([]byte, error) {
+	if q.closed.Load() {
+		return nil, ErrClosed
+	}
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	q.applyMu.RLock()
+	defer q.applyMu.RUnlock()
+	if v, ok := q.ov.get(overlayKey(bucket, key)); ok {
+		return v, nil // values are never modified once logged
+	}
+	var out []byte
+	err := q.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketName(bucket)).Get(key); v != nil {
+			out = append([]byte(nil), v...)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func removeFile(dir, name string) error {
+	err := os.Remove(filepath.Join(dir, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
 }
 
 // movesDeadlines reports whether a commit may have moved one of the housekeeper's
@@ -472,10 +577,14 @@ func (q *Queue) poke() {
 	}
 }
 
-// view runs fn in a read transaction.
+// view runs fn in a read transaction of bbolt, after every logged group is applied (scans
+// read bbolt alone).
 func (q *Queue) view(fn func(tx *bolt.Tx) error) error {
 	if q.closed.Load() {
 		return ErrClosed
+	}
+	if err := q.applyNow(); err != nil {
+		return err
 	}
 	q.mu.RLock()
 	defer q.mu.RUnlock()

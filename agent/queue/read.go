@@ -19,12 +19,7 @@ import (
 
 // Get returns a record's metadata.
 func (q *Queue) Get(id uint64) (*Record, error) {
-	var r *Record
-	err := q.view(func(tx *bolt.Tx) error {
-		var err error
-		r, err = q.getRecord(tx, nil, id)
-		return err
-	})
+	r, err := q.readRecord(id)
 	if err != nil {
 		return nil, fmt.Errorf("queue: get: %w", err)
 	}
@@ -33,50 +28,47 @@ func (q *Queue) Get(id uint64) (*Record, error) {
 
 // LookupJob returns the id of the record for a source job id.
 func (q *Queue) LookupJob(jobID string) (uint64, error) {
-	var id uint64
-	err := q.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketJobs).Get([]byte(jobID))
-		if v == nil {
-			return ErrNotFound
-		}
-		id = bytesToID(v)
-		return nil
-	})
+	v, err := q.read(walBucketJobs, []byte(jobID))
+	if err == nil && v == nil {
+		err = ErrNotFound
+	}
 	if err != nil {
 		return 0, fmt.Errorf("queue: lookup job: %w", err)
 	}
-	return id, nil
+	return bytesToID(v), nil
 }
 
 // Document returns a record's writeback document (without attachment bytes: read those
 // with OpenAttachment). It returns ErrWiped once retention removed it.
 func (q *Queue) Document(id uint64) (*writeback.Writeback, error) {
-	var doc *writeback.Writeback
-	err := q.view(func(tx *bolt.Tx) error {
-		records := tx.Bucket(bucketRecords)
-		k := recordKey(id, kindBody)
-		v := records.Get(k)
-		if v == nil {
-			if records.Get(recordKey(id, kindRecord)) != nil {
-				return ErrWiped
-			}
-			return ErrNotFound
-		}
-		pt, err := q.sealer.Open(nil, v, ad(k))
-		if err != nil {
-			return err
-		}
-		var b body
-		if err := json.Unmarshal(pt, &b); err != nil {
-			return fmt.Errorf("decode: %w", err)
-		}
-		doc = b.Doc
-		return nil
-	})
+	doc, err := q.document(id)
 	if err != nil {
 		return nil, fmt.Errorf("queue: document %d: %w", id, err)
 	}
 	return doc, nil
+}
+
+func (q *Queue) document(id uint64) (*writeback.Writeback, error) {
+	k := recordKey(id, kindBody)
+	v, err := q.read(walBucketRecords, k)
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		if r, err := q.read(walBucketRecords, recordKey(id, kindRecord)); err == nil && r != nil {
+			return nil, ErrWiped
+		}
+		return nil, ErrNotFound
+	}
+	pt, err := q.sealer.Open(nil, v, ad(k))
+	if err != nil {
+		return nil, err
+	}
+	var b body
+	if err := json.Unmarshal(pt, &b); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	return b.Doc, nil
 }
 
 // OpenAttachment returns a reader of attachment index of record id, decrypted as it is
@@ -166,24 +158,24 @@ func (q *Queue) Each(f Filter, fn func(*Record) error) error {
 		n++
 		return f.Limit > 0 && n >= f.Limit, nil
 	}
-	return q.view(func(tx *bolt.Tx) error {
-		if liveOnly {
-			var ids []uint64
-			for _, s := range states {
-				ids = append(ids, q.idx.idsIn(s, f.Author)...)
-			}
-			slices.Sort(ids)
-			for _, id := range ids {
-				r, err := q.getRecord(tx, nil, id)
-				if err != nil {
-					return fmt.Errorf("queue: list: %w", err)
-				}
-				if stop, err := visit(r); stop || err != nil {
-					return err
-				}
-			}
-			return nil
+	if liveOnly {
+		var ids []uint64
+		for _, s := range states {
+			ids = append(ids, q.idx.idsIn(s, f.Author)...)
 		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			r, err := q.readRecord(id)
+			if err != nil {
+				return fmt.Errorf("queue: list: %w", err)
+			}
+			if stop, err := visit(r); stop || err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return q.view(func(tx *bolt.Tx) error {
 		var buf []byte
 		c := tx.Bucket(bucketRecords).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {

@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Keys of the records bucket. A record's metadata, body and audit entries share its id as
@@ -52,12 +50,6 @@ func parseKey(k []byte) (id uint64, kind byte, seq uint64, ok bool) {
 // ad is the associated data binding a sealed value to its key.
 func ad(key []byte) []byte { return append([]byte(adRecords), key...) }
 
-func recordsBucket(tx *bolt.Tx) *bolt.Bucket {
-	b := tx.Bucket(bucketRecords)
-	b.FillPercent = recordsFill
-	return b
-}
-
 // openRecord decrypts and decodes a sealed Record.
 func (q *Queue) openRecord(id uint64, sealed []byte, buf []byte) (*Record, []byte, error) {
 	pt, err := q.sealer.Open(buf[:0], sealed, ad(recordKey(id, kindRecord)))
@@ -71,13 +63,29 @@ func (q *Queue) openRecord(id uint64, sealed []byte, buf []byte) (*Record, []byt
 	return &r, pt, nil
 }
 
-// getRecord returns a copy of a record the caller may change: from the index's cache for a
-// live record, otherwise read and opened from the database.
-func (q *Queue) getRecord(tx *bolt.Tx, d *delta, id uint64) (*Record, error) {
+// getRecord returns a copy of a record an operation may change: from the index's cache for
+// a live record, otherwise read through t and opened.
+func (q *Queue) getRecord(t *wtx, d *delta, id uint64) (*Record, error) {
 	if r, ok := q.cached(d, id); ok {
 		return r.clone(), nil
 	}
-	v := tx.Bucket(bucketRecords).Get(recordKey(id, kindRecord))
+	v := t.get(walBucketRecords, recordKey(id, kindRecord))
+	if v == nil {
+		return nil, fmt.Errorf("record %d: %w", id, ErrNotFound)
+	}
+	r, _, err := q.openRecord(id, v, nil)
+	return r, err
+}
+
+// readRecord returns a copy of a record for a reader outside any operation.
+func (q *Queue) readRecord(id uint64) (*Record, error) {
+	if r, ok := q.cached(nil, id); ok {
+		return r.clone(), nil
+	}
+	v, err := q.read(walBucketRecords, recordKey(id, kindRecord))
+	if err != nil {
+		return nil, err
+	}
 	if v == nil {
 		return nil, fmt.Errorf("record %d: %w", id, ErrNotFound)
 	}
@@ -95,16 +103,16 @@ func (q *Queue) sealRecord(r *Record) ([]byte, error) {
 }
 
 // putRecord writes a record and notes in d how it moved from prev ("" for a new record).
-func (q *Queue) putRecord(tx *bolt.Tx, d *delta, r *Record, prev State) error {
+func (q *Queue) putRecord(t *wtx, d *delta, r *Record, prev State) error {
 	sealed, err := q.sealRecord(r)
 	if err != nil {
 		return err
 	}
-	return q.putSealedRecord(tx, d, r, prev, sealed)
+	return q.putSealedRecord(t, d, r, prev, sealed)
 }
 
-func (q *Queue) putSealedRecord(tx *bolt.Tx, d *delta, r *Record, prev State, sealed []byte) error {
-	if err := recordsBucket(tx).Put(recordKey(r.ID, kindRecord), sealed); err != nil {
+func (q *Queue) putSealedRecord(t *wtx, d *delta, r *Record, prev State, sealed []byte) error {
+	if err := t.put(walBucketRecords, recordKey(r.ID, kindRecord), sealed); err != nil {
 		return fmt.Errorf("record %d: put: %w", r.ID, err)
 	}
 	q.track(d, r, prev)

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // change applies one state transition to record id in the writer: mutate gets the current
@@ -17,8 +15,8 @@ func (q *Queue) change(ctx context.Context, id uint64, by Actor, action string,
 	mutate func(r *Record, now time.Time) (to State, detail string, err error)) (*Record, error) {
 	var out *Record
 	o := &op{}
-	o.fn = func(tx *bolt.Tx, d *delta) error {
-		r, err := q.getRecord(tx, d, id)
+	o.fn = func(t *wtx, d *delta) error {
+		r, err := q.getRecord(t, d, id)
 		if err != nil {
 			return err
 		}
@@ -34,14 +32,14 @@ func (q *Queue) change(ctx context.Context, id uint64, by Actor, action string,
 		r.State = to
 		r.UpdatedAt = now
 		r.Version++
-		if err := q.putRecord(tx, d, r, from); err != nil {
+		if err := q.putRecord(t, d, r, from); err != nil {
 			return err
 		}
 		e := AuditEntry{At: now, RecordID: id, JobID: r.JobID, Action: action, Actor: by, Detail: detail}
 		if to != from {
 			e.From, e.To = from, to
 		}
-		if err := q.appendAudit(tx, e); err != nil {
+		if err := q.appendAudit(t, e); err != nil {
 			return err
 		}
 		o.changes = []Change{{ID: id, State: to}}

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package queue
+
+import "os"
+
+// fdatasync flushes a file's data; where there is no fdatasync, File.Sync (fsync on
+// Unix, FlushFileBuffers on Windows, F_FULLFSYNC on macOS) does.
+func fdatasync(f *os.File) error { return f.Sync() }

@@ -1,0 +1,336 @@
+package queue
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/writeback-agent/wbagent/agent/durable"
+)
+
+// The write-ahead log makes a group of operations durable with one append and one
+// fdatasync; the applier copies it into bbolt later, in large batches (applier.go). A
+// commit is therefore one sequential write, not bbolt's page writes and two syncs. The log
+// holds only what bbolt would hold: sealed values, keys, job ids.
+//
+// Files: DATA/wal/<first group number, 16 hex digits>.wal. A file is a sequence of frames:
+//
+//	length uint32 | crc32c(payload) uint32 | payload
+//	payload: uvarint group number | uvarint mutation count | mutations
+//	mutation: op byte (1 put, 2 delete) | bucket byte | uvarint key length | key
+//	          [| uvarint value length | value]   (put only)
+//
+// Each frame is written and synced before the next is started, so only the last frame of
+// the last file can be torn by a crash; such a frame was never acknowledged and is ignored.
+
+// WALDir is the write-ahead log's folder inside the data folder.
+const WALDir = "wal"
+
+const (
+	walSuffix      = ".wal"
+	walFrameHeader = 8
+	walMaxFrame    = 256 << 20
+)
+
+// Mutation ops and bucket ids in the log. Serialised: never change a value.
+const (
+	mutPut    byte = 1
+	mutDelete byte = 2
+
+	walBucketRecords byte = 'r'
+	walBucketJobs    byte = 'j'
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// walSegmentMax is the size past which the log starts a new file (a variable for tests).
+var walSegmentMax int64 = 32 << 20
+
+// mutation is one change to a bucket.
+type mutation struct {
+	bucket byte
+	key    []byte
+	value  []byte // nil for a delete
+	del    bool
+}
+
+// group is what one commit changes, numbered in commit order.
+type group struct {
+	seq  uint64
+	muts []mutation
+	size int // bytes of keys and values, for back-pressure
+}
+
+func encodeGroup(buf []byte, g *group) []byte {
+	start := len(buf)
+	buf = append(buf, make([]byte, walFrameHeader)...)
+	buf = binary.AppendUvarint(buf, g.seq)
+	buf = binary.AppendUvarint(buf, uint64(len(g.muts)))
+	for _, m := range g.muts {
+		op := mutPut
+		if m.del {
+			op = mutDelete
+		}
+		buf = append(buf, op, m.bucket)
+		buf = binary.AppendUvarint(buf, uint64(len(m.key)))
+		buf = append(buf, m.key...)
+		if !m.del {
+			buf = binary.AppendUvarint(buf, uint64(len(m.value)))
+			buf = append(buf, m.value...)
+		}
+	}
+	payload := buf[start+walFrameHeader:]
+	binary.BigEndian.PutUint32(buf[start:], uint32(len(payload)))
+	binary.BigEndian.PutUint32(buf[start+4:], crc32.Checksum(payload, crcTable))
+	return buf
+}
+
+var errWALTorn = errors.New("torn or damaged frame")
+
+// decodeGroup parses a frame's payload.
+func decodeGroup(p []byte) (*group, error) {
+	g := &group{}
+	var n int
+	if g.seq, n = binary.Uvarint(p); n <= 0 {
+		return nil, errWALTorn
+	}
+	p = p[n:]
+	count, n := binary.Uvarint(p)
+	if n <= 0 || count > uint64(len(p)) {
+		return nil, errWALTorn
+	}
+	p = p[n:]
+	bytesField := func() ([]byte, bool) {
+		l, n := binary.Uvarint(p)
+		if n <= 0 || l > uint64(len(p)-n) {
+			return nil, false
+		}
+		b := p[n : n+int(l)]
+		p = p[n+int(l):]
+		return b, true
+	}
+	g.muts = make([]mutation, 0, count)
+	for i := uint64(0); i < count; i++ {
+		if len(p) < 2 {
+			return nil, errWALTorn
+		}
+		m := mutation{bucket: p[1], del: p[0] == mutDelete}
+		if p[0] != mutPut && p[0] != mutDelete {
+			return nil, errWALTorn
+		}
+		p = p[2:]
+		var ok bool
+		if m.key, ok = bytesField(); !ok {
+			return nil, errWALTorn
+		}
+		if !m.del {
+			if m.value, ok = bytesField(); !ok {
+				return nil, errWALTorn
+			}
+		}
+		g.size += len(m.key) + len(m.value)
+		g.muts = append(g.muts, m)
+	}
+	if len(p) != 0 {
+		return nil, errWALTorn
+	}
+	return g, nil
+}
+
+// wal appends groups to the current segment file.
+type wal struct {
+	dir string
+
+	mu       sync.Mutex // guards everything below
+	f        *os.File
+	size     int64
+	segments []uint64 // first group number of each file, oldest first; the last is f's
+	buf      []byte
+}
+
+func segmentName(first uint64) string { return fmt.Sprintf("%016x%s", first, walSuffix) }
+
+// listSegments returns the first group numbers of the log files in dir, in order.
+func listSegments(dir string) ([]uint64, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var firsts []uint64
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), walSuffix)
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseUint(name, 16, 64)
+		if err != nil {
+			return nil, fmt.Errorf("unexpected file %s in the log folder", e.Name())
+		}
+		firsts = append(firsts, n)
+	}
+	slices.Sort(firsts)
+	return firsts, nil
+}
+
+// readSegments calls fn for each group in the log files of dir, in order. A crash can only
+// tear the last frame written, which then reaches the end of the last file; it was never
+// acknowledged and is ignored. Damage anywhere else is an error: acknowledged groups follow.
+func readSegments(dir string, fn func(*group) error) error {
+	firsts, err := listSegments(dir)
+	if err != nil {
+		return err
+	}
+	var last uint64
+	for i, first := range firsts {
+		err := readSegment(filepath.Join(dir, segmentName(first)), i == len(firsts)-1, func(g *group) error {
+			if last != 0 && g.seq != last+1 {
+				return fmt.Errorf("group %d follows %d", g.seq, last)
+			}
+			last = g.seq
+			return fn(g)
+		})
+		if err != nil {
+			return fmt.Errorf("write-ahead log %s: %w", segmentName(first), err)
+		}
+	}
+	return nil
+}
+
+func readSegment(path string, isLast bool, fn func(*group) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	r := bufio.NewReaderSize(f, 1<<20)
+	var off int64
+	for off < fi.Size() {
+		g, n, err := readFrame(r)
+		if err != nil {
+			if isLast && errors.Is(err, errWALTorn) && off+int64(n) >= fi.Size() {
+				return nil // the unacknowledged last write of a crash
+			}
+			return fmt.Errorf("damaged at byte %d: %w", off, err)
+		}
+		off += int64(n)
+		if err := fn(g); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readFrame reads one frame. n is the frame's length as its header gives it (or the bytes
+// left, if the header itself is cut short), so a caller can tell a frame torn at the end of
+// the file from damage in the middle.
+func readFrame(r *bufio.Reader) (*group, int, error) {
+	var hdr [walFrameHeader]byte
+	if k, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, k, errWALTorn
+	}
+	l := binary.BigEndian.Uint32(hdr[:])
+	n := walFrameHeader + int(l)
+	if l == 0 || l > walMaxFrame {
+		return nil, walFrameHeader, errWALTorn
+	}
+	p := make([]byte, l)
+	if _, err := io.ReadFull(r, p); err != nil {
+		return nil, n, errWALTorn
+	}
+	if crc32.Checksum(p, crcTable) != binary.BigEndian.Uint32(hdr[4:]) {
+		return nil, n, errWALTorn
+	}
+	g, err := decodeGroup(p)
+	return g, n, err
+}
+
+// openWAL starts a fresh log file whose first group will be next. Older files must have
+// been applied and removed already.
+func openWAL(dir string, next uint64) (*wal, error) {
+	w := &wal{dir: dir}
+	if err := w.rotate(next); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// rotate closes the current file and starts a new one for group next. Caller holds mu
+// (or owns w exclusively).
+func (w *wal) rotate(next uint64) error {
+	f, err := os.OpenFile(filepath.Join(w.dir, segmentName(next)), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("write-ahead log: new file: %w", err)
+	}
+	if err := durable.SyncDir(w.dir); err != nil {
+		f.Close()
+		return fmt.Errorf("write-ahead log: sync folder: %w", err)
+	}
+	if w.f != nil {
+		w.f.Close()
+	}
+	w.f, w.size = f, 0
+	w.segments = append(w.segments, next)
+	return nil
+}
+
+// append writes g and syncs it. When it returns nil, g survives a crash.
+func (w *wal) append(g *group) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.size >= walSegmentMax {
+		if err := w.rotate(g.seq); err != nil {
+			return err
+		}
+	}
+	w.buf = encodeGroup(w.buf[:0], g)
+	if _, err := w.f.Write(w.buf); err != nil {
+		return fmt.Errorf("write-ahead log: write: %w", err)
+	}
+	if err := fdatasync(w.f); err != nil {
+		return fmt.Errorf("write-ahead log: sync: %w", err)
+	}
+	w.size += int64(len(w.buf))
+	if cap(w.buf) > 4<<20 {
+		w.buf = nil // do not keep a large group's buffer
+	}
+	return nil
+}
+
+// release removes the log files whose groups are all applied (numbers up to applied).
+func (w *wal) release(applied uint64) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var err error
+	for len(w.segments) > 1 && w.segments[1] <= applied+1 {
+		err = errors.Join(err, os.Remove(filepath.Join(w.dir, segmentName(w.segments[0]))))
+		w.segments = w.segments[1:]
+	}
+	return err
+}
+
+// close closes the current file and, if every group is applied, removes all files.
+func (w *wal) close(allApplied bool) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	err := w.f.Close()
+	if allApplied {
+		for _, s := range w.segments {
+			err = errors.Join(err, os.Remove(filepath.Join(w.dir, segmentName(s))))
+		}
+		w.segments = nil
+	}
+	return err
+}

@@ -1,0 +1,229 @@
+package queue
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/writeback-agent/wbagent/agent/writeback"
+)
+
+func TestGroupFramesRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	bytesOf := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.IntN(256))
+		}
+		return b
+	}
+	var buf []byte
+	var want []*group
+	for seq := uint64(1); seq <= 50; seq++ {
+		g := &group{seq: seq}
+		for i := rng.IntN(6); i >= 0; i-- {
+			m := mutation{bucket: walBucketRecords, key: bytesOf(1 + rng.IntN(20))}
+			if rng.IntN(4) == 0 {
+				m.del = true
+			} else {
+				m.value = bytesOf(rng.IntN(3000))
+			}
+			g.size += len(m.key) + len(m.value)
+			g.muts = append(g.muts, m)
+		}
+		want = append(want, g)
+		buf = encodeGroup(buf, g)
+	}
+	r := bufio.NewReader(bytes.NewReader(buf))
+	for _, w := range want {
+		got, _, err := readFrame(r)
+		if err != nil {
+			t.Fatalf("group %d: %v", w.seq, err)
+		}
+		if !reflect.DeepEqual(got, w) {
+			t.Fatalf("group %d differs:\n%+v\n%+v", w.seq, got, w)
+		}
+	}
+	if _, _, err := readFrame(r); err == nil {
+		t.Fatal("read past the end")
+	}
+}
+
+// stallApplier keeps logged groups out of bbolt until the returned function is called.
+func stallApplier(q *Queue) (release func()) {
+	gate := make(chan struct{})
+	hook := func() error { <-gate; return nil }
+	q.applyHook.Store(&hook)
+	return func() { q.applyHook.Store(nil); close(gate) }
+}
+
+// crashCopy copies the data folder as a crash would leave it on disk.
+func crashCopy(t *testing.T, from string) string {
+	t.Helper()
+	to := t.TempDir()
+	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o700)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), b, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return to
+}
+
+func lastSegment(t *testing.T, dir string) string {
+	t.Helper()
+	firsts, err := listSegments(filepath.Join(dir, WALDir))
+	if err != nil || len(firsts) == 0 {
+		t.Fatalf("no log files: %v", err)
+	}
+	return filepath.Join(dir, WALDir, segmentName(firsts[len(firsts)-1]))
+}
+
+// The log is what makes an acknowledgement true: groups logged but not yet in bbolt are
+// visible to readers at once and come back after a crash.
+func TestLoggedWritesSurviveACrashBeforeTheyReachTheDatabase(t *testing.T) {
+	f := newFixture(t)
+	release := stallApplier(f.q)
+	defer release()
+	d := doc("job-att")
+	d.Attachments = []writeback.Attachment{{FileName: "a.txt", MediaType: "text/plain", DataBase64: "aGVsbG8="}}
+	withAtt, err := f.q.Enqueue(ctx, Submission{Doc: d}, system)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := f.to(Ready)
+	plain := f.enqueue("job-plain")
+	// Readers see what is logged, before the database has it.
+	if got, err := f.q.Document(plain); err != nil || got.JobID != "job-plain" {
+		t.Fatalf("document from the overlay: %v, %v", got, err)
+	}
+	if id, err := f.q.LookupJob("job-att"); err != nil || id != withAtt.ID {
+		t.Fatalf("job from the overlay: %d, %v", id, err)
+	}
+
+	for name, damage := range map[string]func(seg string){
+		"crash":                      func(string) {},
+		"crash tearing a last write": func(seg string) { appendTo(t, seg, []byte{0, 0, 1, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3}) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := crashCopy(t, f.dir)
+			damage(lastSegment(t, dir))
+			q, err := Open(Options{Dir: dir, Key: f.key, Now: f.clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer q.Close()
+			if r, err := q.Get(ready); err != nil || r.State != Ready {
+				t.Fatalf("ready record after replay: %+v, %v", r, err)
+			}
+			rc, err := q.OpenAttachment(withAtt.ID, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			content, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || string(content) != "hello" {
+				t.Fatalf("attachment after replay: %q, %v", content, err)
+			}
+			if counts, _ := q.Counts(); counts[Received] != 2 || counts[Ready] != 1 {
+				t.Fatalf("counts after replay: %v", counts)
+			}
+			// Replayed groups are in the database and the log is started afresh.
+			q.Close()
+			if firsts, _ := listSegments(filepath.Join(dir, WALDir)); len(firsts) != 0 {
+				t.Fatalf("log files left after a clean close: %v", firsts)
+			}
+		})
+	}
+}
+
+func appendTo(t *testing.T, path string, b []byte) {
+	t.Helper()
+	fh, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	if _, err := fh.Write(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Damage before the end of the log is not a torn last write: acknowledged groups follow it,
+// so the queue must refuse to open rather than silently drop them.
+func TestDamagedLogIsRefused(t *testing.T) {
+	f := newFixture(t)
+	release := stallApplier(f.q)
+	defer release()
+	for _, job := range []string{"a", "b", "c"} {
+		f.enqueue(job)
+	}
+	dir := crashCopy(t, f.dir)
+	seg := lastSegment(t, dir)
+	b, _ := os.ReadFile(seg)
+	b[walFrameHeader+3] ^= 0xff // inside the first frame, two more follow
+	os.WriteFile(seg, b, 0o600)
+	_, err := Open(Options{Dir: dir, Key: f.key})
+	if err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Fatalf("open with a damaged log: %v", err)
+	}
+}
+
+// If the database cannot be written, the queue refuses new writes instead of piling them
+// up; a restart replays what was logged.
+func TestApplierFailureRefusesWritesUntilRestart(t *testing.T) {
+	f := newFixture(t)
+	fail := func() error { return errors.New("disk on fire") }
+	f.q.applyHook.Store(&fail)
+	id := f.enqueue("job-logged")
+	if err := f.q.applyNow(); err == nil {
+		t.Fatal("applier failure not reported")
+	}
+	if _, err := f.q.Enqueue(ctx, Submission{Doc: doc("job-refused")}, system); err == nil || !strings.Contains(err.Error(), "disk on fire") {
+		t.Fatalf("enqueue after the applier failed: %v", err)
+	}
+	f.q.Close()
+	f.open()
+	if r, err := f.q.Get(id); err != nil || r.JobID != "job-logged" {
+		t.Fatalf("logged record after restart: %+v, %v", r, err)
+	}
+	if _, err := f.q.LookupJob("job-refused"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("refused record exists: %v", err)
+	}
+}
+
+func TestAppliedLogFilesAreRemoved(t *testing.T) {
+	f := newFixture(t)
+	old := walSegmentMax
+	walSegmentMax = 4 << 10
+	defer func() { walSegmentMax = old }()
+	for i := 0; i < 40; i++ {
+		f.enqueue("job-" + string(rune('a'+i%26)) + time.Duration(i).String())
+	}
+	if err := f.q.applyNow(); err != nil {
+		t.Fatal(err)
+	}
+	firsts, _ := listSegments(filepath.Join(f.dir, WALDir))
+	if len(firsts) > 2 {
+		t.Fatalf("%d log files kept after everything was applied", len(firsts))
+	}
+}
