@@ -7,49 +7,99 @@ import (
 	"time"
 )
 
-// change applies one state transition to record id in the writer: mutate gets the current
-// record (a fresh copy on every run) and the time, changes it and returns the state it
-// moves to and a non-patient audit detail. The move is checked against the table of legal
-// transitions. It returns the record as committed.
+// change applies one state transition to record id: mutate gets the current record (a
+// fresh copy on every run) and the time, changes it and returns the state it moves to and a
+// non-patient audit detail. The move is checked against the table of legal transitions. It
+// returns the record as committed.
+//
+// The work is done twice over if need be, never wrongly: first here, on the committed record
+// from the cache, so that encoding and sealing happen outside the commit's critical path;
+// the commit then uses that result only if the record's version is still the one it was
+// made from, and otherwise does it again on the current record.
 func (q *Queue) change(ctx context.Context, id uint64, by Actor, action string,
 	mutate func(r *Record, now time.Time) (to State, detail string, err error)) (*Record, error) {
 	var out *Record
+	pre := q.prepareChange(id, by, action, mutate)
 	o := &op{}
 	o.fn = func(t *wtx, d *delta) error {
 		r, err := q.getRecord(t, d, id)
 		if err != nil {
 			return err
 		}
-		from := r.State
-		now := q.now().UTC()
-		to, detail, err := mutate(r, now)
-		if err != nil {
-			return fmt.Errorf("record %d: %s: %w", id, action, err)
+		c := pre
+		if c == nil || c.baseVersion != r.Version {
+			if c, err = q.buildChange(r, by, action, mutate); err != nil {
+				return err
+			}
 		}
-		if to != from && !from.CanMoveTo(to) {
-			return fmt.Errorf("record %d: %s: %w: %s → %s", id, action, ErrIllegalTransition, from, to)
-		}
-		r.State = to
-		r.UpdatedAt = now
-		r.Version++
-		if err := q.putRecord(t, d, r, from); err != nil {
+		if err := q.putSealedRecord(t, d, c.rec, c.from, c.sealed); err != nil {
 			return err
 		}
-		e := AuditEntry{At: now, RecordID: id, JobID: r.JobID, Action: action, Actor: by, Detail: detail}
-		if to != from {
-			e.From, e.To = from, to
-		}
-		if err := q.appendAudit(t, e); err != nil {
+		if err := t.put(walBucketRecords, c.auditKey, c.audit); err != nil {
 			return err
 		}
-		o.changes = []Change{{ID: id, State: to}}
-		out = r.clone()
+		o.changes = []Change{{ID: id, State: c.rec.State}}
+		out = c.rec.clone()
 		return nil
 	}
 	if err := q.submit(ctx, o); err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
 	return out, nil
+}
+
+// preparedChange is a transition worked out, encoded and sealed against one version of a
+// record.
+type preparedChange struct {
+	baseVersion uint64
+	from        State
+	rec         *Record
+	sealed      []byte
+	auditKey    []byte
+	audit       []byte
+}
+
+// prepareChange works a transition out against the committed record in the cache, if it is
+// there and the transition is legal; otherwise the commit works it out.
+func (q *Queue) prepareChange(id uint64, by Actor, action string,
+	mutate func(r *Record, now time.Time) (State, string, error)) *preparedChange {
+	r, ok := q.cached(nil, id)
+	if !ok {
+		return nil
+	}
+	c, err := q.buildChange(r.clone(), by, action, mutate)
+	if err != nil {
+		return nil // the commit reports it, against the current record
+	}
+	return c
+}
+
+// buildChange applies mutate to r (which it changes) and encodes the result.
+func (q *Queue) buildChange(r *Record, by Actor, action string,
+	mutate func(r *Record, now time.Time) (State, string, error)) (*preparedChange, error) {
+	c := &preparedChange{baseVersion: r.Version, from: r.State}
+	now := q.now().UTC()
+	to, detail, err := mutate(r, now)
+	if err != nil {
+		return nil, fmt.Errorf("record %d: %s: %w", r.ID, action, err)
+	}
+	if to != c.from && !c.from.CanMoveTo(to) {
+		return nil, fmt.Errorf("record %d: %s: %w: %s → %s", r.ID, action, ErrIllegalTransition, c.from, to)
+	}
+	r.State, r.UpdatedAt = to, now
+	r.Version++
+	if c.sealed, err = q.sealRecord(r); err != nil {
+		return nil, err
+	}
+	e := AuditEntry{At: now, RecordID: r.ID, JobID: r.JobID, Action: action, Actor: by, Detail: detail}
+	if to != c.from {
+		e.From, e.To = c.from, to
+	}
+	if c.auditKey, c.audit, err = q.sealAudit(&e); err != nil {
+		return nil, err
+	}
+	c.rec = r
+	return c, nil
 }
 
 // expect returns ErrIllegalTransition unless r is in one of states.
