@@ -502,7 +502,8 @@ func (q *Queue) runGroup(batch []*op, d *delta) (t *wtx, failed int, failErr, er
 		return nil, -1, nil, err
 	}
 	defer view.Rollback()
-	t = &wtx{q: q, view: view, local: map[string]int{}}
+	// A new record makes four mutations, a transition two.
+	t = &wtx{q: q, view: view, local: make(map[string]int, 4*len(batch)), muts: make([]mutation, 0, 4*len(batch))}
 	for i, o := range batch {
 		if err := o.fn(t, d); err != nil {
 			return t, i, err, nil
