@@ -28,8 +28,9 @@ test: vet
 	$(GO) test -race $(AGENT_PKGS)
 	$(GO) test $$($(GO) list ./... | grep -v '/agent/')
 
-# make run: the simulated practice and the service on a temporary data folder; Ctrl-C stops
-# everything it started.
+# make run: the local stack (scripts/dev-stack.sh: the simulated practice and the service) on a
+# temporary folder with FEED (default 5) writebacks queued, the tray when there is a display,
+# and the service's events (wbagent watch); Ctrl-C stops everything it started.
 run: build
 	@scripts/run.sh $(BIN)
 

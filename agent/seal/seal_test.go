@@ -5,9 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
-	"runtime"
 	"testing"
 )
 
@@ -106,29 +103,5 @@ func TestStreamRoundTripAndTampering(t *testing.T) {
 		if _, err := read(c.data, c.ad); !errors.Is(err, ErrTampered) {
 			t.Errorf("%s: err = %v, want ErrTampered", name, err)
 		}
-	}
-}
-
-func TestLoadOrCreateKeyIsStableAndPrivate(t *testing.T) {
-	if runtime.GOOS == "windows" || runtime.GOOS == "darwin" {
-		t.Skip("OS key stores are exercised on their own platforms")
-	}
-	dir := t.TempDir()
-	k1, err := LoadOrCreateKey(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k2, err := LoadOrCreateKey(dir)
-	if err != nil || !bytes.Equal(k1, k2) {
-		t.Fatalf("second load: %v, same=%v", err, bytes.Equal(k1, k2))
-	}
-	path := filepath.Join(dir, keyFileName)
-	fi, _ := os.Stat(path)
-	if fi.Mode().Perm() != 0o600 {
-		t.Fatalf("key file mode %v, want 0600", fi.Mode().Perm())
-	}
-	os.Chmod(path, 0o644)
-	if _, err := LoadOrCreateKey(dir); err == nil {
-		t.Fatal("world-readable key file accepted")
 	}
 }

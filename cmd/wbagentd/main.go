@@ -1,10 +1,16 @@
 // Command wbagentd is the Writeback Agent service: the only process that opens the queue.
+// It serves the local API (package localapi) to the CLI, the tray and the windows.
 //
-// This first version runs in the foreground on a data folder, opens (or creates) the
-// encrypted queue, reports what it holds and keeps it open until it is stopped. The local
-// API, the filing engine and the Windows service wrapper come with later work.
+//	wbagentd run [--data DIR] [--config FILE]      in the foreground (development); Ctrl-C stops it
+//	wbagentd service [--data DIR] [--config FILE]  under the service manager (what the installer registers)
+//	wbagentd install|uninstall|start|stop [--data DIR] [--config FILE]   for developers
+//	wbagentd --check-config [--data DIR] [--config FILE]
+//	wbagentd version
 //
-//	wbagentd run --data DIR
+// DIR defaults to the machine's data folder (%ProgramData%\WritebackAgent, /Library/Application
+// Support/WritebackAgent, /var/lib/writeback-agent); the configuration is DIR/install.toml
+// (values set at install) overridden by FILE (default DIR/config.toml). Nothing depends on
+// the working directory.
 package main
 
 import (
@@ -12,63 +18,205 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
+	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
-	"github.com/writeback-agent/wbagent/agent/queue"
-	"github.com/writeback-agent/wbagent/agent/seal"
+	"github.com/writeback-agent/wbagent/agent/config"
+	"github.com/writeback-agent/wbagent/agent/logging"
+	"github.com/writeback-agent/wbagent/agent/paths"
+	"github.com/writeback-agent/wbagent/agent/service"
 )
 
 // version is set at build time (-ldflags "-X main.version=…").
 var version = "dev"
 
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+const usage = `usage:
+  wbagentd run [--data DIR] [--config FILE]      run in the foreground (Ctrl-C stops)
+  wbagentd service [--data DIR] [--config FILE]  run under the service manager
+  wbagentd install|uninstall|start|stop [--data DIR] [--config FILE]   (developers)
+  wbagentd --check-config [--data DIR] [--config FILE]
+  wbagentd version`
+
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "wbagentd:", err)
-		os.Exit(1)
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	if cmd == "--check-config" || cmd == "-check-config" {
+		cmd = "check-config"
+	}
+	if cmd == "version" {
+		fmt.Fprintln(stdout, "wbagentd", version)
+		return exitOK
+	}
+	switch cmd {
+	case "run", "service", "check-config", "install", "uninstall", "start", "stop":
+	default:
+		fmt.Fprintf(stderr, "wbagentd: unknown command %q\n%s\n", cmd, usage)
+		return exitUsage
+	}
+	loc, err := parseLocation(cmd, rest, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "wbagentd:", err)
+		return exitUsage
+	}
+	switch cmd {
+	case "check-config":
+		return checkConfig(loc, stdout, stderr)
+	case "run":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		err = foreground(ctx, loc, stderr)
+	case "service":
+		err = underManager(loc)
+	default:
+		err = control(cmd, loc)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "wbagentd:", err)
+		return exitError
+	}
+	return exitOK
+}
+
+// location is where the service's files are.
+type location struct {
+	dataDir    string
+	configFile string
+	explicit   []string // the flags given, for the service manager to start the service with
+}
+
+func parseLocation(cmd string, args []string, stderr io.Writer) (location, error) {
+	fs := flag.NewFlagSet("wbagentd "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var loc location
+	fs.StringVar(&loc.dataDir, "data", "", "data `folder` (default: the machine's data folder)")
+	fs.StringVar(&loc.configFile, "config", "", "configuration `file` (default: DIR/config.toml)")
+	if err := fs.Parse(args); err != nil {
+		return location{}, err
+	}
+	if fs.NArg() > 0 {
+		return location{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if loc.dataDir == "" {
+		dir, err := paths.DataDir()
+		if err != nil {
+			return location{}, err
+		}
+		loc.dataDir = dir
+	}
+	var err error
+	if loc.dataDir, err = filepath.Abs(loc.dataDir); err != nil {
+		return location{}, err
+	}
+	if loc.configFile == "" {
+		loc.configFile = filepath.Join(loc.dataDir, paths.ConfigFile)
+	} else if loc.configFile, err = filepath.Abs(loc.configFile); err != nil {
+		return location{}, err
+	}
+	// The service manager starts the service elsewhere: give it absolute paths.
+	if set["data"] {
+		loc.explicit = append(loc.explicit, "--data", loc.dataDir)
+	}
+	if set["config"] {
+		loc.explicit = append(loc.explicit, "--config", loc.configFile)
+	}
+	return loc, nil
+}
+
+// files are the configuration files, in the order they are read.
+func (l location) files() []string {
+	return []string{filepath.Join(l.dataDir, paths.InstallFile), l.configFile}
+}
+
+// checkConfig is --check-config: every problem with its fix, or the effective configuration.
+func checkConfig(loc location, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(loc.files()...)
+	if err != nil {
+		printConfigError(stderr, err)
+		return exitError
+	}
+	text, err := cfg.Redacted().TOML()
+	if err != nil {
+		fmt.Fprintln(stderr, "wbagentd:", err)
+		return exitError
+	}
+	fmt.Fprintf(stdout, "wbagentd: the configuration is valid (read %s, then %s). In effect, secrets redacted:\n\n%s",
+		loc.files()[0], loc.files()[1], text)
+	return exitOK
+}
+
+func printConfigError(w io.Writer, err error) {
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		fmt.Fprintln(w, "wbagentd:", err)
+		return
+	}
+	fmt.Fprintf(w, "wbagentd: the configuration has %d problem(s):\n", len(ce.Problems))
+	for _, p := range ce.Problems {
+		fmt.Fprintln(w, "  -", p)
 	}
 }
 
-func run(args []string) error {
-	if len(args) == 0 || args[0] != "run" {
-		return errors.New("usage: wbagentd run --data DIR")
+// start loads the configuration, opens the log and starts the service. sys, if not nil,
+// receives the log's important lines (the system log); console, if not nil, all of them.
+func start(loc location, sys logging.SystemLogger, console io.Writer) (*service.Service, func() error, error) {
+	cfg, err := config.Load(loc.files()...)
+	if err != nil {
+		return nil, nil, err
 	}
-	fs := flag.NewFlagSet("wbagentd run", flag.ContinueOnError)
-	dataDir := fs.String("data", "", "data folder (queue, keys, logs)")
-	if err := fs.Parse(args[1:]); err != nil {
+	logDir := filepath.Join(loc.dataDir, paths.LogsDir)
+	log, closeLog, err := logging.New(logging.Options{Dir: logDir, Level: cfg.LogLevel(), MaxSizeMB: cfg.Log.MaxSizeMB,
+		MaxFiles: cfg.Log.MaxFiles, System: sys, Console: console})
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := service.Start(service.Options{DataDir: loc.dataDir, Config: cfg, Logger: log, LogDir: logDir,
+		Version: version, Components: components()})
+	if err != nil {
+		log.Error("service did not start", "err", err)
+		closeLog()
+		return nil, nil, err
+	}
+	return svc, closeLog, nil
+}
+
+// components are the parts plugged into the service. The pre-filing checks, the filing
+// engine (agent/filer), the platform link and the integration watcher join here, each as a
+// service.Component.
+func components() []service.Component {
+	return nil
+}
+
+// foreground runs the service until ctx ends, logging to the console and the log file.
+func foreground(ctx context.Context, loc location, stderr io.Writer) error {
+	svc, closeLog, err := start(loc, nil, stderr)
+	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			printConfigError(stderr, err)
+			return errors.New("not started: fix the configuration (wbagentd --check-config)")
+		}
 		return err
 	}
-	if *dataDir == "" {
-		return errors.New("run: --data DIR is required")
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
-		return fmt.Errorf("run: create data folder: %w", err)
-	}
-	key, err := seal.LoadOrCreateKey(*dataDir)
-	if err != nil {
-		return fmt.Errorf("run: %w", err)
-	}
-	q, err := queue.Open(queue.Options{Dir: *dataDir, Key: key, Logger: log})
-	if err != nil {
-		return fmt.Errorf("run: %w", err)
-	}
-	defer q.Close()
-	counts, err := q.Counts()
-	if err != nil {
-		return fmt.Errorf("run: %w", err)
-	}
-	attrs := []any{"version", version, "data", *dataDir}
-	for _, s := range queue.States {
-		attrs = append(attrs, string(s), counts[s])
-	}
-	log.Info("queue open", attrs...)
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	defer closeLog()
 	<-ctx.Done()
-	log.Info("stopping")
-	return nil
+	return svc.Stop()
 }

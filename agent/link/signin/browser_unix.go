@@ -1,0 +1,15 @@
+//go:build !windows && !darwin
+
+package signin
+
+import "os/exec"
+
+// OpenBrowser opens url in the user's default browser.
+func OpenBrowser(url string) error {
+	c := exec.Command("xdg-open", url)
+	if err := c.Start(); err != nil {
+		return err
+	}
+	go c.Wait() // reap it; the browser outlives the command that started it
+	return nil
+}

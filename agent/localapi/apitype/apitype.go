@@ -1,0 +1,180 @@
+// Package apitype holds the local API's routes and the JSON shapes it speaks, shared by
+// the server (package localapi) and its clients (package client: the CLI, the tray, the
+// windows). Field names and values are a contract (docs/cli.md): never rename them.
+package apitype
+
+import (
+	"time"
+
+	"github.com/writeback-agent/wbagent/agent/condition"
+	"github.com/writeback-agent/wbagent/agent/link"
+	"github.com/writeback-agent/wbagent/agent/queue"
+	"github.com/writeback-agent/wbagent/agent/writeback"
+)
+
+// Host is the Host header of every request to the local API. Requests with another Host
+// are refused, as are requests with an Origin or Referer header: a web page must never
+// reach the API.
+const Host = "local-wbagentd.sock"
+
+// Routes. {id} is a record id.
+const (
+	Prefix        = "/localapi/v0"
+	PathStatus    = Prefix + "/status"
+	PathWatch     = Prefix + "/watch"
+	PathQueue     = Prefix + "/queue"
+	PathRecord    = Prefix + "/queue/{id}"
+	PathConfirm   = Prefix + "/queue/{id}/confirm"
+	PathReject    = Prefix + "/queue/{id}/reject"
+	PathRetry     = Prefix + "/queue/{id}/retry"
+	PathCancel    = Prefix + "/queue/{id}/cancel"
+	PathLink      = Prefix + "/link"
+	PathDiag      = Prefix + "/diag"
+	PathMetrics   = "/metrics"
+	QueryState    = "state" // GET PathQueue?state=S (repeatable)
+	QueryOSUser   = "user"  // DELETE PathLink?user=OSUSERID (administrators)
+	ContentNDJSON = "application/x-ndjson"
+)
+
+// Status is the answer to GET PathStatus and the status in watch events: the overall
+// state, the queue's counts (every state) and the conditions.
+type Status struct {
+	State      condition.Overall     `json:"state"`
+	Counts     map[queue.State]int   `json:"counts"`
+	Conditions []condition.Condition `json:"conditions"`
+	Version    string                `json:"version,omitempty"` // the service's
+	Caller     *Caller               `json:"caller,omitempty"`
+}
+
+// Caller is who asked, as the service identified them.
+type Caller struct {
+	OSUser         string `json:"osUser"`
+	Admin          bool   `json:"admin"`
+	ClinicalUserID string `json:"clinicalUserId,omitempty"` // the clinical user they are linked to
+	ClinicalName   string `json:"clinicalName,omitempty"`
+	RelinkNeeded   bool   `json:"relinkNeeded,omitempty"`
+}
+
+// Record is a queued writeback without patient data: what anyone at the PC may see.
+// Reason carries only its code unless the caller is the record's clinician (the text can
+// name the patient).
+type Record struct {
+	ID               uint64        `json:"id"`
+	JobID            string        `json:"jobId"`
+	State            queue.State   `json:"state"`
+	Reason           *queue.Reason `json:"reason,omitempty"`
+	ConsultationGUID string        `json:"consultationGuid,omitempty"`
+	Author           string        `json:"author"` // the clinical user id it belongs to
+	Mine             bool          `json:"mine"`   // the caller is linked to the author
+	PfsVisible       bool          `json:"pfsVisible"`
+	OutcomeUnknown   bool          `json:"outcomeUnknown,omitempty"`
+	Attempts         int           `json:"attempts"`
+	NextAttemptAt    time.Time     `json:"nextAttemptAt,omitzero"`
+	CreatedAt        time.Time     `json:"createdAt"`
+	UpdatedAt        time.Time     `json:"updatedAt"`
+	Version          uint64        `json:"version"` // send it back with a confirmation
+}
+
+// RecordDetail is the answer to GET PathRecord. Content is present only for the record's
+// clinician, and only until retention wipes it.
+type RecordDetail struct {
+	Record
+	History []queue.Attempt    `json:"history"`
+	Audit   []queue.AuditEntry `json:"audit"`
+	Wiped   bool               `json:"wiped,omitempty"`
+	Content *Content           `json:"content,omitempty"`
+}
+
+// Content is a writeback's patient content.
+type Content struct {
+	PracticeODS string            `json:"practiceOds"`
+	AuthorName  string            `json:"authorName"`
+	Patient     writeback.Patient `json:"patient"`
+	Summary     string            `json:"summary"`
+	Codes       []writeback.Code  `json:"codes"`
+	Attachments []Attachment      `json:"attachments"`
+	CreatedAt   time.Time         `json:"createdAt"`
+}
+
+// Attachment describes an attachment (its content is not sent).
+type Attachment struct {
+	FileName  string `json:"fileName"`
+	MediaType string `json:"mediaType"`
+	Size      int64  `json:"size"`
+}
+
+// ConfirmRequest is the body of POST PathConfirm. PfsVisible is required: the clinician
+// chooses whether the patient sees the consultation online. Version, if set, must be the
+// version the clinician reviewed.
+type ConfirmRequest struct {
+	PfsVisible *bool  `json:"pfsVisible"`
+	Version    uint64 `json:"version,omitempty"`
+}
+
+// ReasonRequest is the body of POST PathReject and PathCancel.
+type ReasonRequest struct {
+	Reason string `json:"reason"`
+}
+
+// EnqueueResult is the answer to POST PathQueue (the body is a writeback/v1 document).
+type EnqueueResult struct {
+	ID       uint64 `json:"id"`
+	JobID    string `json:"jobId"`
+	Created  bool   `json:"created"`  // false: the job was already queued as this record
+	Conflict bool   `json:"conflict"` // already queued with different content; the first is kept
+}
+
+// LinkState is the answer to GET PathLink: where to sign in, and the caller's link.
+type LinkState struct {
+	Settings     link.Settings `json:"settings"`
+	Link         *link.Link    `json:"link,omitempty"`
+	RelinkNeeded bool          `json:"relinkNeeded,omitempty"`
+}
+
+// LinkRequest is the body of POST PathLink: the caller's sign-in, for the service to verify
+// with the issuer and store.
+type LinkRequest struct {
+	ClinicalUserID string    `json:"clinicalUserId"`
+	AccessToken    string    `json:"accessToken"`
+	RefreshToken   string    `json:"refreshToken"`
+	TokenType      string    `json:"tokenType,omitempty"`
+	Expiry         time.Time `json:"expiry,omitzero"`
+}
+
+// EventType says what a watch event carries.
+type EventType string
+
+// Event types. Serialised: never change them.
+const (
+	EventState  EventType = "state"  // Status and Records: the whole current state (always first)
+	EventStatus EventType = "status" // Status changed
+	EventRecord EventType = "record" // Record changed
+)
+
+// Event is one line of the watch stream (GET PathWatch, newline-delimited JSON).
+type Event struct {
+	Type    EventType `json:"type"`
+	Status  *Status   `json:"status,omitempty"`
+	Records []Record  `json:"records,omitzero"` // EventState: every record not finished (not filed, rejected or cancelled)
+	Record  *Record   `json:"record,omitempty"`
+}
+
+// Error is the body of every error answer.
+type Error struct {
+	Error    string   `json:"error"`              // one line, for people
+	Code     string   `json:"code"`               // one of the ErrorCode constants
+	Problems []string `json:"problems,omitempty"` // an invalid document's problems (field: rule)
+}
+
+// Error codes. Serialised: never change them.
+const (
+	CodeBadRequest      = "bad-request"
+	CodeInvalidDocument = "invalid-document"
+	CodeForbidden       = "forbidden"
+	CodeNotFound        = "not-found"
+	CodeNotLinked       = "not-linked"
+	CodeConflict        = "conflict"
+	CodeGone            = "gone"
+	CodeVerifyFailed    = "verify-failed"
+	CodeInternal        = "internal"
+)

@@ -1,0 +1,3 @@
+package paths
+
+func dataDir() (string, error) { return "/var/lib/writeback-agent", nil }

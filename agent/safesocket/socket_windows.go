@@ -1,0 +1,144 @@
+package safesocket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/Microsoft/go-winio"
+	"golang.org/x/sys/windows"
+)
+
+const defaultPath = `\\.\pipe\WritebackAgent`
+
+// pipeSDDL lets SYSTEM and Administrators do anything with the pipe and interactive users
+// (at the console or over remote desktop) read and write it; nobody else may open it.
+// Protected (P): nothing is inherited.
+const pipeSDDL = "D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;GRGW;;;IU)"
+
+const pipeBufferSize = 64 << 10
+
+func listen(path string) (net.Listener, error) {
+	// go-winio creates the first instance with FILE_FLAG_FIRST_PIPE_INSTANCE, so a pipe
+	// already created by another process (running service or impostor) is an error.
+	ln, err := winio.ListenPipe(path, &winio.PipeConfig{
+		SecurityDescriptor: pipeSDDL,
+		InputBufferSize:    pipeBufferSize,
+		OutputBufferSize:   pipeBufferSize,
+	})
+	if errors.Is(err, windows.ERROR_ACCESS_DENIED) || errors.Is(err, windows.ERROR_PIPE_BUSY) {
+		return nil, fmt.Errorf("%w: %w", ErrInUse, err)
+	}
+	return ln, err
+}
+
+func dial(ctx context.Context, path string) (net.Conn, error) {
+	c, err := winio.DialPipeContext(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if path != defaultPath {
+		return c, nil
+	}
+	h, err := pipeHandle(c)
+	if err == nil {
+		err = checkServerIsSystem(h)
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkServerIsSystem refuses a pipe served by anything but a LocalSystem process: the
+// service runs as SYSTEM, and the CLI sends it sign-in tokens.
+func checkServerIsSystem(h windows.Handle) error {
+	var pid uint32
+	if err := windows.GetNamedPipeServerProcessId(h, &pid); err != nil {
+		return fmt.Errorf("server process: %w", err)
+	}
+	id, err := processIdentity(pid)
+	if err != nil {
+		return fmt.Errorf("server process: %w", err)
+	}
+	system, err := windows.CreateWellKnownSid(windows.WinLocalSystemSid)
+	if err != nil {
+		return err
+	}
+	if id.UserID != system.String() {
+		return fmt.Errorf("the pipe is served by a process running as %s, not by the Writeback Agent service", id.User)
+	}
+	return nil
+}
+
+func pipeHandle(c net.Conn) (windows.Handle, error) {
+	f, ok := c.(interface{ Fd() uintptr })
+	if !ok {
+		return 0, fmt.Errorf("not a named pipe connection: %T", c)
+	}
+	return windows.Handle(f.Fd()), nil
+}
+
+func peerIdentity(c net.Conn) (Identity, error) {
+	h, err := pipeHandle(c)
+	if err != nil {
+		return Identity{}, err
+	}
+	var pid uint32
+	if err := windows.GetNamedPipeClientProcessId(h, &pid); err != nil {
+		return Identity{}, fmt.Errorf("client process: %w", err)
+	}
+	return processIdentity(pid)
+}
+
+// processIdentity reads the user of process pid from its access token.
+func processIdentity(pid uint32) (Identity, error) {
+	p, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION, false, pid)
+	if err != nil {
+		return Identity{}, fmt.Errorf("open process %d: %w", pid, err)
+	}
+	defer windows.CloseHandle(p)
+	var tok windows.Token
+	if err := windows.OpenProcessToken(p, windows.TOKEN_QUERY, &tok); err != nil {
+		return Identity{}, fmt.Errorf("open token of process %d: %w", pid, err)
+	}
+	defer tok.Close()
+	tu, err := tok.GetTokenUser()
+	if err != nil {
+		return Identity{}, fmt.Errorf("token user of process %d: %w", pid, err)
+	}
+	sid := tu.User.Sid
+	id := Identity{UserID: sid.String(), User: sid.String()}
+	if account, domain, _, err := sid.LookupAccount(""); err == nil {
+		id.User = domain + `\` + account
+	}
+	id.Admin, err = isAdmin(tok, sid)
+	if err != nil {
+		return Identity{}, fmt.Errorf("groups of process %d: %w", pid, err)
+	}
+	return id, nil
+}
+
+// isAdmin reports whether a token is SYSTEM's or holds the Administrators group enabled,
+// which it is only in an elevated token (UAC filters it to deny-only otherwise).
+func isAdmin(tok windows.Token, user *windows.SID) (bool, error) {
+	if user.IsWellKnown(windows.WinLocalSystemSid) {
+		return true, nil
+	}
+	admins, err := windows.CreateWellKnownSid(windows.WinBuiltinAdministratorsSid)
+	if err != nil {
+		return false, err
+	}
+	groups, err := tok.GetTokenGroups()
+	if err != nil {
+		return false, err
+	}
+	for _, g := range groups.AllGroups() {
+		if g.Attributes&windows.SE_GROUP_ENABLED != 0 && windows.EqualSid(g.Sid, admins) {
+			return true, nil
+		}
+	}
+	return false, nil
+}

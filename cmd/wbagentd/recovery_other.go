@@ -1,0 +1,7 @@
+//go:build !windows
+
+package main
+
+// setRecovery does nothing outside Windows: launchd restarts the daemon (KeepAlive), and
+// Linux runs the service only for development.
+func setRecovery(string) error { return nil }
