@@ -20,6 +20,11 @@ var keyWALApplied = []byte("walApplied")
 const (
 	applyBatchBytes = 16 << 20 // at most this much logged data per bbolt transaction
 	maxOverlayBytes = 64 << 20 // past this, commits wait for the applier to catch up
+	// The applier gathers groups for up to applyDelay, or until applyEarlyBytes are
+	// waiting, before a bbolt transaction: fewer, larger transactions (as etcd batches its
+	// backend's commits) leave the disk to the log's syncs, which callers wait for.
+	applyDelay      = 100 * time.Millisecond
+	applyEarlyBytes = 4 << 20
 )
 
 type applier struct {
@@ -30,14 +35,17 @@ type applier struct {
 	applied uint64 // last group applied to bbolt
 	err     error  // the applier failed: the queue refuses writes until restarted
 
-	wake chan struct{}
-	stop chan struct{}
-	done chan struct{}
+	pendingBytes int
+
+	wake  chan struct{} // a group was handed over
+	flush chan struct{} // apply now, without gathering
+	stop  chan struct{}
+	done  chan struct{}
 }
 
 func newApplier(applied uint64) *applier {
 	a := &applier{logged: applied, applied: applied, wake: make(chan struct{}, 1),
-		stop: make(chan struct{}), done: make(chan struct{})}
+		flush: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	a.cond = sync.NewCond(&a.mu)
 	return a
 }
@@ -46,6 +54,7 @@ func newApplier(applied uint64) *applier {
 func (a *applier) hand(g *group) {
 	a.mu.Lock()
 	a.pending = append(a.pending, g)
+	a.pendingBytes += g.size
 	a.logged = g.seq
 	a.mu.Unlock()
 	select {
@@ -61,11 +70,42 @@ func (q *Queue) runApplier() {
 	for {
 		select {
 		case <-a.wake:
+		case <-a.flush:
 		case <-a.stop:
 			q.applyPending()
 			return
 		}
+		if !q.gather() {
+			q.applyPending()
+			return
+		}
 		q.applyPending()
+	}
+}
+
+// gather waits until the groups handed over are worth a bbolt transaction: applyDelay has
+// passed, applyEarlyBytes are waiting, or someone needs them applied now. It reports false
+// if the applier is being stopped.
+func (q *Queue) gather() bool {
+	a := q.ap
+	timer := time.NewTimer(applyDelay)
+	defer timer.Stop()
+	for {
+		a.mu.Lock()
+		enough := a.pendingBytes >= applyEarlyBytes
+		a.mu.Unlock()
+		if enough {
+			return true
+		}
+		select {
+		case <-timer.C:
+			return true
+		case <-a.flush:
+			return true
+		case <-a.wake:
+		case <-a.stop:
+			return false
+		}
 	}
 }
 
@@ -97,6 +137,7 @@ func (q *Queue) applyPending() {
 			return
 		}
 		a.pending = a.pending[n:]
+		a.pendingBytes -= size
 		if len(a.pending) == 0 {
 			a.pending = nil
 		}
@@ -107,13 +148,13 @@ func (q *Queue) applyPending() {
 		q.ov.drop(batch)
 		q.applyMu.Unlock()
 
+		if err := q.wal.release(last); err != nil {
+			q.log.Warn("could not remove applied write-ahead log files; they are removed later", "err", err)
+		}
 		a.mu.Lock()
 		a.applied = last
 		a.cond.Broadcast()
 		a.mu.Unlock()
-		if err := q.wal.release(last); err != nil {
-			q.log.Warn("could not remove applied write-ahead log files; they are removed later", "err", err)
-		}
 	}
 }
 
@@ -161,7 +202,7 @@ func (q *Queue) applyNow() error {
 	target := a.logged
 	if a.applied < target {
 		select {
-		case a.wake <- struct{}{}:
+		case a.flush <- struct{}{}:
 		default:
 		}
 	}
@@ -169,6 +210,16 @@ func (q *Queue) applyNow() error {
 		a.cond.Wait()
 	}
 	return a.err
+}
+
+// fail stops writes: the log or the database could not be written.
+func (a *applier) fail(err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.err == nil {
+		a.err = err
+	}
+	a.cond.Broadcast()
 }
 
 // failed returns the applier's error, if it failed.

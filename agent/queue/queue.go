@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -111,6 +112,7 @@ type Queue struct {
 
 	wal     *wal
 	walSeq  uint64       // last group logged; only the commit leader touches it
+	tail    *staged      // the last group staged; only the commit leader touches it
 	ap      *applier     // copies logged groups into bbolt
 	applyMu sync.RWMutex // guards ov; held for reading while operations read
 	ov      overlay      // logged groups not yet in bbolt
@@ -399,15 +401,19 @@ func (q *Queue) submit(ctx context.Context, o *op) error {
 	return <-o.done
 }
 
-// leadGroup commits the operations at the front of the queue (up to maxBatch) and passes
-// the lead to the next waiting caller, if any.
+// leadGroup stages the operations at the front of the queue (up to maxBatch) as a group,
+// passes the lead to the next waiting caller, then completes the group. Staging runs the
+// operations, writes their changes to the log and makes them visible to the groups that
+// follow; completing waits until the group is on disk and answers its callers. So the next
+// group is prepared and written while this one is synced, and one sync can cover several.
 func (q *Queue) leadGroup() {
+	runtime.Gosched() // let producers that are about to queue up join this group
 	q.wmu.Lock()
 	n := min(len(q.waiting), maxBatch)
-	group := slices.Clone(q.waiting[:n])
+	batch := slices.Clone(q.waiting[:n])
 	q.wmu.Unlock()
 
-	q.commit(group)
+	staged := q.stage(batch)
 
 	q.wmu.Lock()
 	rest := copy(q.waiting, q.waiting[n:])
@@ -417,77 +423,139 @@ func (q *Queue) leadGroup() {
 		q.waiting[0].lead <- struct{}{}
 	}
 	q.wmu.Unlock()
+
+	for _, g := range staged {
+		q.complete(g)
+	}
 }
 
-// errOpFailed marks a batch aborted because one operation returned an error.
-var errOpFailed = errors.New("operation failed")
+// staged is a group written to the log (or refused) but not yet answered. Groups complete
+// in the order they were staged: each waits for the one before, and fails if it failed,
+// since it may have been built on its changes.
+type staged struct {
+	ops   []*op
+	g     *group // nil: nothing to log
+	err   error  // the operations' outcome, if they are refused outright
+	prev  *staged
+	done  chan struct{} // closed when complete
+	ok    bool          // it and every group before it are on disk (read after done)
+	cause error         // why not
+}
 
-// commit runs batch as one group: every operation against the same view, their changes
-// written to the log in one frame and synced. An operation that fails is taken out and run
-// on its own afterwards, so it gets its own error and the others still commit.
-func (q *Queue) commit(batch []*op) {
+// stage runs batch as one group: every operation against the same view of the queue, their
+// changes written to the log as one frame. An operation that fails is taken out and staged
+// on its own afterwards, so it gets its own error and the others still commit. Only the
+// commit leader calls stage.
+func (q *Queue) stage(batch []*op) []*staged {
+	var out []*staged
+	var solos []*op
 	d := newDelta()
 	for len(batch) > 0 {
 		if err := q.ap.failed(); err != nil {
-			failAll(batch, err)
-			return
+			out = append(out, q.chain(&staged{ops: batch, err: err}))
+			break
 		}
 		if q.overlayBytes() > maxOverlayBytes {
 			if err := q.applyNow(); err != nil {
-				failAll(batch, err)
-				return
+				out = append(out, q.chain(&staged{ops: batch, err: err}))
+				break
 			}
 		}
 		d.reset()
 		t, failed, failErr, err := q.runGroup(batch, d)
-		switch {
-		case err != nil:
-			failAll(batch, fmt.Errorf("commit: %w", err))
-			return
-		case failed >= 0 && len(batch) == 1:
-			batch[0].done <- failErr
-			return
-		case failed >= 0:
-			solo := batch[failed]
+		if err != nil {
+			out = append(out, q.chain(&staged{ops: batch, err: fmt.Errorf("commit: %w", err)}))
+			break
+		}
+		if failed >= 0 && len(batch) == 1 {
+			out = append(out, q.chain(&staged{ops: batch, err: failErr}))
+			break
+		}
+		if failed >= 0 {
+			solos = append(solos, batch[failed])
 			batch = append(batch[:failed:failed], batch[failed+1:]...)
-			defer q.commit([]*op{solo})
 			continue
 		}
+		s := &staged{ops: batch}
 		if len(t.muts) > 0 {
-			g := &group{seq: q.walSeq + 1, muts: t.muts, size: t.size}
-			if err := q.wal.append(g); err != nil {
-				// The log may or may not hold the group: refuse writes until a restart
+			s.g = &group{seq: q.walSeq + 1, muts: t.muts, size: t.size}
+			if err := q.wal.write(s.g); err != nil {
+				// The log may or may not hold the frame: refuse writes until a restart
 				// replays it, rather than guess.
-				q.ap.mu.Lock()
-				q.ap.err = fmt.Errorf("queue: %w", err)
-				q.ap.mu.Unlock()
+				q.ap.fail(fmt.Errorf("queue: %w", err))
 				q.log.Error("the queue cannot write its log; writes are refused until the service restarts", "err", err)
-				failAll(batch, err)
-				return
+				out = append(out, q.chain(&staged{ops: batch, err: err}))
+				break
 			}
-			q.walSeq = g.seq
+			q.walSeq = s.g.seq
 			q.applyMu.Lock()
-			q.ov.add(g)
+			q.ov.add(s.g)
 			q.applyMu.Unlock()
-			q.ap.hand(g)
 		}
 		q.idx.apply(d)
-		q.lastWrite.Store(q.now().UnixNano())
-		var changes []Change
-		for _, o := range batch {
-			if o.after != nil {
-				o.after()
-			}
-			changes = append(changes, o.changes...)
-			o.done <- nil
+		out = append(out, q.chain(s))
+		break
+	}
+	for _, o := range solos {
+		out = append(out, q.stage([]*op{o})...)
+	}
+	return out
+}
+
+// chain links s after the last staged group.
+func (q *Queue) chain(s *staged) *staged {
+	s.prev, s.done = q.tail, make(chan struct{})
+	q.tail = s
+	return s
+}
+
+// complete waits until s and every group before it are on disk, then answers its callers.
+func (q *Queue) complete(s *staged) {
+	// chainErr: this group's changes, or those it was built on, may not be on disk.
+	var chainErr error
+	if s.prev != nil {
+		<-s.prev.done
+		if !s.prev.ok {
+			chainErr = s.prev.cause
 		}
-		if len(changes) > 0 && q.opts.OnChange != nil {
-			q.opts.OnChange(changes)
+	}
+	if chainErr == nil && s.g != nil {
+		if chainErr = q.wal.syncTo(s.g.seq); chainErr != nil {
+			q.ap.fail(fmt.Errorf("queue: %w", chainErr))
+			q.log.Error("the queue cannot sync its log; writes are refused until the service restarts", "err", chainErr)
 		}
-		if q.movesDeadlines(changes) {
-			q.poke()
-		}
+	}
+	if chainErr == nil {
+		chainErr = q.ap.failed() // an earlier failure may have left this group's basis unsaved
+	}
+	s.ok, s.cause = chainErr == nil, chainErr
+	close(s.done)
+	s.prev = nil // let completed groups be collected
+	switch {
+	case chainErr != nil:
+		failAll(s.ops, chainErr)
 		return
+	case s.err != nil: // refused outright; nothing was written
+		failAll(s.ops, s.err)
+		return
+	}
+	if s.g != nil {
+		q.ap.hand(s.g)
+	}
+	q.lastWrite.Store(q.now().UnixNano())
+	var changes []Change
+	for _, o := range s.ops {
+		if o.after != nil {
+			o.after()
+		}
+		changes = append(changes, o.changes...)
+		o.done <- nil
+	}
+	if len(changes) > 0 && q.opts.OnChange != nil {
+		q.opts.OnChange(changes)
+	}
+	if q.movesDeadlines(changes) {
+		q.poke()
 	}
 }
 

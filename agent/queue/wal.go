@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/writeback-agent/wbagent/agent/durable"
 )
@@ -146,14 +147,21 @@ func decodeGroup(p []byte) (*group, error) {
 	return g, nil
 }
 
-// wal appends groups to the current segment file.
+// wal appends groups to the current segment file. Writing and syncing are separate so that
+// the next group can be prepared and written while the previous one is being synced; one
+// fdatasync then covers every frame written before it started.
 type wal struct {
 	dir string
 
+	syncMu sync.Mutex    // one sync at a time; taken before mu
+	synced atomic.Uint64 // the last group known to be on disk
+
 	mu       sync.Mutex // guards everything below
 	f        *os.File
+	old      []*os.File // files left by rotation, closed by release
 	size     int64
 	segments []uint64 // first group number of each file, oldest first; the last is f's
+	written  uint64   // the last group written
 	buf      []byte
 }
 
@@ -267,9 +275,15 @@ func openWAL(dir string, next uint64) (*wal, error) {
 	return w, nil
 }
 
-// rotate closes the current file and starts a new one for group next. Caller holds mu
-// (or owns w exclusively).
+// rotate makes the current file durable and starts a new one for group next. Caller holds
+// mu (or owns w exclusively).
 func (w *wal) rotate(next uint64) error {
+	if w.f != nil {
+		if err := fdatasync(w.f); err != nil {
+			return fmt.Errorf("write-ahead log: sync: %w", err)
+		}
+		w.markSynced(w.written)
+	}
 	f, err := os.OpenFile(filepath.Join(w.dir, segmentName(next)), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("write-ahead log: new file: %w", err)
@@ -279,15 +293,15 @@ func (w *wal) rotate(next uint64) error {
 		return fmt.Errorf("write-ahead log: sync folder: %w", err)
 	}
 	if w.f != nil {
-		w.f.Close()
+		w.old = append(w.old, w.f) // a sync may still be using it
 	}
 	w.f, w.size = f, 0
 	w.segments = append(w.segments, next)
 	return nil
 }
 
-// append writes g and syncs it. When it returns nil, g survives a crash.
-func (w *wal) append(g *group) error {
+// write appends g's frame without syncing it. Groups are written in number order.
+func (w *wal) write(g *group) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.size >= walSegmentMax {
@@ -299,22 +313,55 @@ func (w *wal) append(g *group) error {
 	if _, err := w.f.Write(w.buf); err != nil {
 		return fmt.Errorf("write-ahead log: write: %w", err)
 	}
-	if err := fdatasync(w.f); err != nil {
-		return fmt.Errorf("write-ahead log: sync: %w", err)
-	}
 	w.size += int64(len(w.buf))
+	w.written = g.seq
 	if cap(w.buf) > 4<<20 {
 		w.buf = nil // do not keep a large group's buffer
 	}
 	return nil
 }
 
+// syncTo returns once group seq (and so every group before it) is on disk.
+func (w *wal) syncTo(seq uint64) error {
+	if w.synced.Load() >= seq {
+		return nil
+	}
+	w.syncMu.Lock()
+	defer w.syncMu.Unlock()
+	if w.synced.Load() >= seq {
+		return nil // a sync that started after seq was written covered it
+	}
+	w.mu.Lock()
+	f, target := w.f, w.written
+	w.mu.Unlock()
+	if err := fdatasync(f); err != nil {
+		return fmt.Errorf("write-ahead log: sync: %w", err)
+	}
+	w.markSynced(target)
+	return nil
+}
+
+func (w *wal) markSynced(seq uint64) {
+	for {
+		cur := w.synced.Load()
+		if seq <= cur || w.synced.CompareAndSwap(cur, seq) {
+			return
+		}
+	}
+}
+
 // release removes the log files whose groups are all applied (numbers up to applied).
 func (w *wal) release(applied uint64) error {
+	w.syncMu.Lock() // no sync is using an old file
+	defer w.syncMu.Unlock()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var err error
 	for len(w.segments) > 1 && w.segments[1] <= applied+1 {
+		if len(w.old) > 0 {
+			err = errors.Join(err, w.old[0].Close())
+			w.old = w.old[1:]
+		}
 		err = errors.Join(err, os.Remove(filepath.Join(w.dir, segmentName(w.segments[0]))))
 		w.segments = w.segments[1:]
 	}
@@ -326,6 +373,10 @@ func (w *wal) close(allApplied bool) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	err := w.f.Close()
+	for _, f := range w.old {
+		err = errors.Join(err, f.Close())
+	}
+	w.old = nil
 	if allApplied {
 		for _, s := range w.segments {
 			err = errors.Join(err, os.Remove(filepath.Join(w.dir, segmentName(s))))
