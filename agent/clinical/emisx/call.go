@@ -1,0 +1,153 @@
+package emisx
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+
+	"golang.org/x/oauth2"
+
+	"github.com/writeback-agent/wbagent/agent/clinical"
+)
+
+// Bounds on what the adapter reads from an answer. GetMedicalRecord can be large.
+const (
+	maxAnswerBytes = 64 << 20
+	maxErrorBytes  = 64 << 10
+)
+
+// call is one Partner API request.
+type call struct {
+	op     string // the operationId, e.g. "FileRecord"
+	method string
+	path   string
+	query  url.Values
+	body   []byte // JSON; nil for a GET
+	// mutates is set for FileRecord: a failure without a clear refusal leaves its outcome
+	// unknown.
+	mutates bool
+}
+
+// do sends c as clinician user and decodes a successful answer into out (unless nil). When
+// the API refuses the token as expired and Sessions can expire it, do retries once with a
+// refreshed one: a refused call changed nothing.
+func (cl *Client) do(ctx context.Context, user string, c call, out any) error {
+	err := cl.once(ctx, user, c, out)
+	if exp, ok := cl.cfg.Sessions.(TokenExpirer); ok && errors.Is(err, clinical.ErrTokenExpired) {
+		if xerr := exp.ExpireToken(ctx, user); xerr != nil {
+			return sessionError(c.op, xerr)
+		}
+		err = cl.once(ctx, user, c, out)
+	}
+	return err
+}
+
+func (cl *Client) once(ctx context.Context, user string, c call, out any) error {
+	tok, err := cl.token(ctx, user)
+	if err != nil {
+		return sessionError(c.op, err)
+	}
+	target := cl.base + c.path
+	if len(c.query) > 0 {
+		target += "?" + c.query.Encode()
+	}
+	var body io.Reader
+	if c.body != nil {
+		body = bytes.NewReader(c.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, c.method, target, body)
+	if err != nil {
+		return &clinical.Error{Op: c.op, Kind: clinical.ErrBadRequest, Err: errors.New("cannot build the request")}
+	}
+	req.Header.Set("applicationId", cl.cfg.ApplicationID)
+	req.Header.Set("Accept", "application/json")
+	if c.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	tok.SetAuthHeader(req)
+	resp, err := cl.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return &clinical.Error{Op: c.op, Kind: clinical.ErrTransient, OutcomeUnknown: c.mutates, Err: withoutURL(err)}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return cl.refusal(c, resp)
+	}
+	if out == nil {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBytes))
+		return nil
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswerBytes)).Decode(out); err != nil {
+		return &clinical.Error{Op: c.op, Kind: clinical.ErrTransient, Cause: "unreadable-answer", Status: resp.StatusCode,
+			Err: errors.New("the answer is not the JSON expected")}
+	}
+	return nil
+}
+
+func (cl *Client) token(ctx context.Context, user string) (*oauth2.Token, error) {
+	ts, err := cl.cfg.Sessions.TokenSource(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	return ts.Token()
+}
+
+// refusal turns an error answer into a *clinical.Error.
+func (cl *Client) refusal(c call, resp *http.Response) error {
+	var er errorResponse
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes))
+	json.Unmarshal(data, &er) // an answer that is not an ErrorResponse has no outcome number
+	issue := ""
+	if er.Issue != nil {
+		issue = er.Issue.Code
+	}
+	m := classify(cl.outcomes, resp.StatusCode, er.LegacyOutcome, issue)
+	return &clinical.Error{
+		Op: c.op, Kind: m.kind, Cause: m.cause, Status: resp.StatusCode, LegacyOutcome: er.LegacyOutcome,
+		OutcomeUnknown: c.mutates && resp.StatusCode >= 500,
+	}
+}
+
+// sessionError says what a failure to get a clinician's token means.
+func sessionError(op string, err error) error {
+	var ce *clinical.Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	if k := clinical.KindOf(err); k != "" {
+		return &clinical.Error{Op: op, Kind: k}
+	}
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		e := &clinical.Error{Op: op, Kind: clinical.ErrRelinkNeeded, Cause: "refresh-refused",
+			Err: errors.New("the identity provider refused to refresh the session (" + re.ErrorCode + ")")}
+		if re.Response != nil {
+			e.Status = re.Response.StatusCode
+			if e.Status >= 500 {
+				e.Kind, e.Cause, e.Err = clinical.ErrTransient, "identity-provider-unavailable", errors.New("the identity provider failed")
+			}
+		}
+		return e
+	}
+	var ne net.Error
+	var ue *url.Error
+	if errors.As(err, &ne) || errors.As(err, &ue) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &clinical.Error{Op: op, Kind: clinical.ErrTransient, Cause: "identity-provider-unavailable", Err: withoutURL(err)}
+	}
+	return &clinical.Error{Op: op, Kind: clinical.ErrRelinkNeeded, Err: err}
+}
+
+// withoutURL drops the request URL from a transport error: its query carries patient data.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}

@@ -1,0 +1,237 @@
+package filer
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/writeback-agent/wbagent/agent/clinical"
+)
+
+// Health is the engine's view of an author's integration.
+type Health string
+
+// The values are shown to staff and in the local API: never change them.
+const (
+	Unknown Health = "unknown" // not probed yet
+	Healthy Health = "healthy" // their records are checked and filed
+	Paused  Health = "paused"  // their records wait until the cause is put right
+)
+
+// AuthorHealth is one author's state, as Authors reports it.
+type AuthorHealth struct {
+	Author string // the clinical user id
+	Health Health
+	// Err says why the author is paused (nil otherwise). Its Kind and Cause name the
+	// condition; it carries no patient data.
+	Err *clinical.Error
+	// Since is when the author entered this health (or this cause of pause).
+	Since time.Time
+	// NextProbe is when a paused author is probed again; zero when the engine waits for
+	// Recheck (the clinician must link again).
+	NextProbe time.Time
+}
+
+// author is what the engine knows of an author; guarded by Engine.mu.
+type author struct {
+	health  Health
+	err     *clinical.Error
+	since   time.Time
+	pauses  int // pauses in a row: the re-probe back-off
+	next    time.Time
+	recheck bool // probe at the next pass, whatever the state
+	wanted  bool // has records waiting, as seen by the current pass
+}
+
+// Authors returns a snapshot of every author the engine has met, in id order. The
+// integration watcher turns paused authors into conditions shown to staff.
+func (e *Engine) Authors() []AuthorHealth {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]AuthorHealth, 0, len(e.authors))
+	for name, a := range e.authors {
+		h := AuthorHealth{Author: name, Health: a.health, Since: a.since, NextProbe: a.next}
+		if a.err != nil {
+			c := *a.err
+			h.Err = &c
+		}
+		out = append(out, h)
+	}
+	slices.SortFunc(out, func(a, b AuthorHealth) int { return strings.Compare(a.Author, b.Author) })
+	return out
+}
+
+// Recheck asks for the author to be probed now: call it when their link or access may have
+// been put right (a new link, a change in EMAS Manager). Their re-probe back-off restarts.
+func (e *Engine) Recheck(name string) {
+	e.mu.Lock()
+	a := e.author(name)
+	a.recheck, a.pauses = true, 0
+	e.mu.Unlock()
+	e.signal()
+}
+
+// RecheckPaused asks for every paused author to be probed now: call it when links change
+// without saying whose.
+func (e *Engine) RecheckPaused() {
+	e.mu.Lock()
+	for _, a := range e.authors {
+		if a.health == Paused {
+			a.recheck, a.pauses = true, 0
+		}
+	}
+	e.mu.Unlock()
+	e.signal()
+}
+
+// author returns the entry of an author, creating it; e.mu must be held.
+func (e *Engine) author(name string) *author {
+	a, ok := e.authors[name]
+	if !ok {
+		a = &author{health: Unknown, since: time.Now()}
+		e.authors[name] = a
+	}
+	return a
+}
+
+// eligible reports whether an author's records may be worked on now, and notes an author
+// who is not as having records waiting. It is the queue's Claim filter, so it must be quick.
+func (e *Engine) eligible(name string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a := e.author(name)
+	if a.health == Healthy {
+		return true
+	}
+	a.wanted = true
+	return false
+}
+
+// forgetWanted starts a pass: which authors have records waiting is seen afresh.
+func (e *Engine) forgetWanted() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, a := range e.authors {
+		a.wanted = false
+	}
+}
+
+// due returns the authors to probe at now.
+func (e *Engine) due(now time.Time) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var names []string
+	for name, a := range e.authors {
+		if a.recheck || (a.wanted && (a.health == Unknown || (a.health == Paused && !a.next.IsZero() && !now.Before(a.next)))) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// probesWaiting reports whether an author seen in this pass waits for a first probe.
+func (e *Engine) probesWaiting() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, a := range e.authors {
+		if a.recheck || (a.wanted && a.health == Unknown) {
+			return true
+		}
+	}
+	return false
+}
+
+// nextProbe returns when the earliest paused author with records waiting is due a probe.
+func (e *Engine) nextProbe() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var next time.Time
+	for _, a := range e.authors {
+		if a.wanted && a.health == Paused && !a.next.IsZero() && (next.IsZero() || a.next.Before(next)) {
+			next = a.next
+		}
+	}
+	return next
+}
+
+// probeDue probes the authors due a probe, one after the other.
+func (e *Engine) probeDue(ctx context.Context) {
+	for _, name := range e.due(time.Now()) {
+		if ctx.Err() != nil {
+			return
+		}
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		err := e.cfg.System.Probe(pctx, name)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		e.mu.Lock()
+		e.author(name).recheck = false
+		e.mu.Unlock()
+		if err != nil {
+			e.pause(name, asClinical("Probe", err))
+			continue
+		}
+		e.healthy(name)
+	}
+}
+
+func (e *Engine) healthy(name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a := e.author(name)
+	if a.err == nil || !errors.Is(a.err, clinical.ErrInsufficientRole) {
+		// The back-off restarts, except for a role that cannot file: only filing shows it,
+		// so a probe that passes proves nothing and the back-off keeps growing until a
+		// filing succeeds.
+		a.pauses = 0
+	}
+	if a.health != Healthy {
+		a.health, a.err, a.since, a.next = Healthy, nil, time.Now(), time.Time{}
+		e.log.Info("author healthy: filing", "author", name)
+	}
+}
+
+// filed notes that an author's filing succeeded: their integration works end to end, and
+// the back-off restarts.
+func (e *Engine) filed(name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.author(name).pauses = 0
+}
+
+// pause holds an author's records until a probe succeeds. A clinician who must link again is
+// probed only on Recheck; any other cause is probed again with back-off.
+func (e *Engine) pause(name string, err *clinical.Error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a := e.author(name)
+	now := time.Now()
+	if a.health != Paused || a.err == nil || a.err.Code() != err.Code() {
+		a.since = now
+		e.log.Warn("author paused: filing held", "author", name, "code", err.Code(), "detail", err.Detail())
+	}
+	a.health, a.err = Paused, err
+	a.pauses++
+	a.next = time.Time{}
+	if !errors.Is(err, clinical.ErrNotLinked) && !errors.Is(err, clinical.ErrRelinkNeeded) {
+		a.next = now.Add(e.cfg.Reprobe.Delay(a.pauses, rand.Float64()))
+	}
+}
+
+// asClinical returns err as a *clinical.Error; any other error is a passing failure of op.
+func asClinical(op string, err error) *clinical.Error {
+	var ce *clinical.Error
+	if errors.As(err, &ce) {
+		return ce
+	}
+	if k := clinical.KindOf(err); k != "" {
+		return &clinical.Error{Op: op, Kind: k}
+	}
+	return &clinical.Error{Op: op, Kind: clinical.ErrTransient, Err: err}
+}
