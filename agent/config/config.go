@@ -29,6 +29,7 @@ const (
 	SettingLogMaxSizeMB  = "log.max_size_mb"
 	SettingLogMaxFiles   = "log.max_files"
 	SettingRetentionDays = "queue.retention_days"
+	SettingPracticeODS   = "practice.ods"
 )
 
 // Redacted replaces secret values in Redacted's output.
@@ -36,10 +37,18 @@ const Redacted = "REDACTED"
 
 // Config is the whole configuration.
 type Config struct {
+	Practice Practice `toml:"practice"`
 	Clinical Clinical `toml:"clinical"`
 	LocalAPI LocalAPI `toml:"local_api"`
 	Log      Log      `toml:"log"`
 	Queue    Queue    `toml:"queue"`
+}
+
+// Practice identifies the GP practice this PC belongs to.
+type Practice struct {
+	// ODS is the practice's ODS code (e.g. A12345). Writebacks for another practice are
+	// never filed here, and filings are made for this organisation.
+	ODS string `toml:"ods"`
 }
 
 // Clinical says how to reach the clinical system.

@@ -14,6 +14,9 @@ import (
 const appID = "6d1f3c2a-8b4e-4f7a-9c5d-2e8b7a1f4c93"
 
 const valid = `
+[practice]
+ods = "A12345"
+
 [clinical]
 issuer = "https://login.example.com"
 client_id = "wbagent"
@@ -125,7 +128,7 @@ func TestAnUnknownSettingDoesNotHideTheOthersProblems(t *testing.T) {
 func TestNoFilesAtAllNamesEveryRequiredSetting(t *testing.T) {
 	dir := t.TempDir()
 	_, err := Load(filepath.Join(dir, "install.toml"), filepath.Join(dir, "config.toml"))
-	for _, s := range []string{SettingIssuer, SettingClientID, SettingAPIURL, SettingApplicationID} {
+	for _, s := range []string{SettingPracticeODS, SettingIssuer, SettingClientID, SettingAPIURL, SettingApplicationID} {
 		if err == nil || !strings.Contains(err.Error(), s) {
 			t.Errorf("error %v does not name %s", err, s)
 		}

@@ -11,11 +11,18 @@ import (
 	"strings"
 )
 
+// odsPattern matches an ODS organisation code such as A12345.
+var odsPattern = regexp.MustCompile(`^[A-Z0-9]{3,10}$`)
+
 // guidPattern matches a GUID such as 6d1f3c2a-8b4e-4f7a-9c5d-2e8b7a1f4c93.
 var guidPattern = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
 
 // validate checks every setting and records a problem for each that is wrong.
 func (l *loader) validate(c Config) {
+	if !odsPattern.MatchString(c.Practice.ODS) {
+		l.problem(SettingPracticeODS, fmt.Sprintf("%q is not an ODS code", c.Practice.ODS),
+			`set it to the practice's ODS code, in capitals, e.g. ods = "A12345" (it is on the practice's EMIS organisation details)`)
+	}
 	l.checkURL(SettingIssuer, c.Clinical.Issuer,
 		`set it to the sign-in address (OpenID Connect issuer) of the clinical system from the supplier's set-up guide, e.g. issuer = "https://login.example.com"`)
 	if c.Clinical.ClientID == "" || strings.ContainsAny(c.Clinical.ClientID, " \t\r\n") {

@@ -64,7 +64,9 @@ type Env struct {
 	Links *link.Store
 	// Conditions is where the component reports what it finds (Board.Set with its name).
 	Conditions *condition.Board
-	Logger     *slog.Logger
+	// Bus tells what changed: queue records, links, conditions (Subscribe, then Ready/Take).
+	Bus    *bus.Bus
+	Logger *slog.Logger
 }
 
 // Options configure Start.
@@ -193,7 +195,7 @@ func Start(opts Options) (_ *Service, err error) {
 
 	compCtx, cancelComp := context.WithCancel(context.Background())
 	s.cancelComp = cancelComp
-	env := Env{Config: opts.Config, Queue: s.queue, Links: links, Conditions: s.board, Logger: log}
+	env := Env{Config: opts.Config, Queue: s.queue, Links: links, Conditions: s.board, Bus: b, Logger: log}
 	for _, c := range opts.Components {
 		s.components.Go(func() { s.runComponent(compCtx, c, env) })
 	}

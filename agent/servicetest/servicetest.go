@@ -78,6 +78,7 @@ func Start(t testing.TB, opts Options) *Stack {
 	s.Socket = filepath.Join(sockDir, "api.sock")
 	s.DataDir = t.TempDir()
 	s.Config = config.Default()
+	s.Config.Practice.ODS = s.Sim.Practice().ODSCode
 	s.Config.Clinical.Issuer = s.SimURL
 	s.Config.Clinical.ClientID = idp.DesktopClientID
 	s.Config.Clinical.APIURL = s.SimURL

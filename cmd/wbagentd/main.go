@@ -198,11 +198,10 @@ func start(loc location, sys logging.SystemLogger, console io.Writer) (*service.
 	return svc, closeLog, nil
 }
 
-// components are the parts plugged into the service. The pre-filing checks, the filing
-// engine (agent/filer), the platform link and the integration watcher join here, each as a
-// service.Component.
+// components are the parts plugged into the service: the filing engine now; the platform
+// link and the integration watcher join here, each as a service.Component.
 func components() []service.Component {
-	return nil
+	return []service.Component{filing{}}
 }
 
 // foreground runs the service until ctx ends, logging to the console and the log file.

@@ -16,7 +16,10 @@ import (
 	"github.com/writeback-agent/wbagent/agent/paths"
 )
 
-const validConfig = `[clinical]
+const validConfig = `[practice]
+ods = "A12345"
+
+[clinical]
 issuer = "http://127.0.0.1:8642"
 client_id = "wbagent"
 api_url = "http://127.0.0.1:8642"

@@ -102,6 +102,9 @@ func printConfig(simURL, adminURL, socket string) error {
 		return err
 	}
 	fmt.Printf(`# Writeback Agent configured for the simulated practice (written by scripts/dev-stack.sh).
+[practice]
+ods = %q
+
 [clinical]
 issuer = %q
 client_id = %q
@@ -113,7 +116,7 @@ socket = %q
 
 [log]
 level = "debug"
-`, simURL, in.DesktopClientID, simURL, in.ApplicationID, socket)
+`, in.ODSCode, simURL, in.DesktopClientID, simURL, in.ApplicationID, socket)
 	return nil
 }
 

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"golang.org/x/oauth2"
+
+	"github.com/writeback-agent/wbagent/agent/checks"
+	"github.com/writeback-agent/wbagent/agent/clinical"
+	"github.com/writeback-agent/wbagent/agent/clinical/emisx"
+	"github.com/writeback-agent/wbagent/agent/filer"
+	"github.com/writeback-agent/wbagent/agent/link"
+	"github.com/writeback-agent/wbagent/agent/service"
+)
+
+// filing is the service component that checks and files writebacks: the EMIS-X adapter
+// with each clinician's linked sign-in, driven by the filing engine.
+type filing struct{}
+
+func (filing) Name() string { return "filer" }
+
+func (filing) Run(ctx context.Context, env service.Env) error {
+	cfg := env.Config
+	sys, err := emisx.New(emisx.Config{
+		BaseURL:       cfg.Clinical.APIURL,
+		ApplicationID: cfg.Clinical.ApplicationID,
+		Sessions:      linkSessions{env.Links},
+		PracticeODS:   cfg.Practice.ODS,
+	})
+	if err != nil {
+		return fmt.Errorf("filer: %w", err)
+	}
+	eng, err := filer.New(filer.Config{
+		Queue:  env.Queue,
+		System: sys,
+		Checks: checks.DefaultPolicy(cfg.Practice.ODS),
+		Logger: env.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("filer: %w", err)
+	}
+	// Wake the engine on every change: new or confirmed records, and links made or
+	// mended (a paused clinician may be able to file again).
+	sub := env.Bus.Subscribe(0)
+	defer sub.Close()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-sub.Ready():
+				if ev := sub.Take(); ev.Status || ev.Resync {
+					eng.RecheckPaused()
+				}
+				eng.Notify()
+			}
+		}
+	}()
+	return eng.Run(ctx)
+}
+
+// linkSessions gives the EMIS-X adapter each clinician's tokens from the link store.
+type linkSessions struct{ links *link.Store }
+
+func (s linkSessions) TokenSource(_ context.Context, clinicalUserID string) (oauth2.TokenSource, error) {
+	accounts := s.links.Accounts()
+	i := slices.IndexFunc(accounts, func(a link.Account) bool { return a.ClinicalUserID == clinicalUserID })
+	if i < 0 {
+		return nil, fmt.Errorf("no PC user is linked to clinical user %s: %w", clinicalUserID, clinical.ErrNotLinked)
+	}
+	if accounts[i].RelinkNeeded {
+		return nil, fmt.Errorf("clinical user %s must link again: %w", clinicalUserID, clinical.ErrRelinkNeeded)
+	}
+	return s.links.TokenSource(clinicalUserID), nil
+}
