@@ -12,10 +12,11 @@
 #                            DIR/wbagentd.pid.
 #   dev-stack.sh stop DIR    stops both.
 #
-# FEED=n (start) queues n writebacks for the linked clinician. For now the script makes them
-# itself — docs/examples/writeback.json with unique job ids and patients from the simulator's
-# fixtures — and queues them with `wbagent enqueue`; once the platform link exists the
-# simulated platform will feed them instead. Without FEED nothing is queued.
+# FEED=n (start) queues n writebacks for the linked clinician through the simulated online
+# consultation platform (docs/platform-api.md): practicesim offers them, the agent pulls and
+# queues them, and the script returns once the agent has acknowledged them all (they are
+# durably queued). Without FEED nothing is queued. (`scripts/devstack feed` still writes
+# example files for `wbagent enqueue FILE`.)
 #
 # Logs: DIR/practicesim.log and DIR/wbagentd.log (and the agent's own under DIR/agent/logs).
 set -euo pipefail
@@ -154,12 +155,10 @@ link_clinician() {
 }
 
 feed() {
-	local n=${FEED:-0} file
+	local n=${FEED:-0}
 	[ "$n" -gt 0 ] 2>/dev/null || return 0
-	"$bin/devstack" feed "$sim_admin_url" "$clinician_id" "$n" "$dir/feed" | while read -r file; do
-		"$bin/wbagent" enqueue --socket "$sock" "$file" >/dev/null
-	done
-	say "queued $n example writebacks for clinician $clinician_id"
+	"$bin/devstack" platform-feed "$sim_admin_url" "$clinician_id" "$n"
+	say "queued $n writebacks from the simulated platform for clinician $clinician_id"
 }
 
 write_env() {

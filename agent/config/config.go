@@ -30,6 +30,10 @@ const (
 	SettingLogMaxFiles   = "log.max_files"
 	SettingRetentionDays = "queue.retention_days"
 	SettingPracticeODS   = "practice.ods"
+	SettingSourceURL     = "source.url"
+	SettingSourceCred    = "source.credential"
+	SettingSourcePoll    = "source.poll_seconds"
+	SettingDropFolder    = "source.drop_folder"
 )
 
 // Redacted replaces secret values in Redacted's output.
@@ -42,6 +46,22 @@ type Config struct {
 	LocalAPI LocalAPI `toml:"local_api"`
 	Log      Log      `toml:"log"`
 	Queue    Queue    `toml:"queue"`
+	Source   Source   `toml:"source"`
+}
+
+// Source says where writebacks come from: the online consultation platform
+// (docs/platform-api.md). Without url the agent pulls nothing (writebacks arrive only
+// through wbagent enqueue).
+type Source struct {
+	// URL is the platform's base address (the API is under URL/platform/v1).
+	URL string `toml:"url"`
+	// Credential is the enrolment credential the platform issued to this installation. It
+	// is a secret: redacted in diagnostics, never logged.
+	Credential string `toml:"credential"`
+	// PollSeconds is how often the platform is asked for new writebacks (default 30).
+	PollSeconds int `toml:"poll_seconds"`
+	// DropFolder, if set, is a folder IT drops writeback/v1 files into (not implemented yet).
+	DropFolder string `toml:"drop_folder"`
 }
 
 // Practice identifies the GP practice this PC belongs to.
@@ -99,6 +119,7 @@ func Default() Config {
 		Clinical: Clinical{Scopes: DefaultScopes},
 		Log:      Log{Level: "info", MaxSizeMB: 10, MaxFiles: 5},
 		Queue:    Queue{RetentionDays: 30},
+		Source:   Source{PollSeconds: 30},
 	}
 }
 
@@ -120,6 +141,9 @@ func (c Config) Retention() time.Duration {
 func (c Config) Redacted() Config {
 	if c.Clinical.ApplicationID != "" {
 		c.Clinical.ApplicationID = Redacted
+	}
+	if c.Source.Credential != "" {
+		c.Source.Credential = Redacted
 	}
 	return c
 }

@@ -37,6 +37,18 @@ func (l *loader) validate(c Config) {
 	}
 	l.checkURL(SettingAPIURL, c.Clinical.APIURL,
 		`set it to the base address of the clinical system's API, e.g. api_url = "https://api.example.com"`)
+	if c.Source.URL != "" {
+		l.checkURL(SettingSourceURL, c.Source.URL,
+			`set it to the online consultation platform's address from its enrolment instructions, or remove it to pull nothing`)
+		if c.Source.Credential == "" {
+			l.problem(SettingSourceCred, "missing while source.url is set",
+				`set it to the enrolment credential the platform issued to this PC (keep this file readable by administrators only)`)
+		}
+	}
+	if c.Source.PollSeconds < 1 || c.Source.PollSeconds > 3600 {
+		l.problem(SettingSourcePoll, fmt.Sprintf("%d is not between 1 and 3600", c.Source.PollSeconds),
+			`set it to how many seconds to wait between asks for new writebacks, e.g. poll_seconds = 30`)
+	}
 	if !guidPattern.MatchString(c.Clinical.ApplicationID) {
 		l.problem(SettingApplicationID, "missing, or not a GUID (the value is not shown: it is a secret)",
 			"set it to the application id (party key) from the clinical system supplier, in the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")

@@ -34,6 +34,8 @@ type Options struct {
 	Components []service.Component                         // nil: FakeChecks only
 	Logger     *slog.Logger
 	LogDir     string
+	// Configure, if set, changes the configuration before the service starts.
+	Configure func(*config.Config)
 }
 
 // Stack is a running simulator and service.
@@ -84,6 +86,9 @@ func Start(t testing.TB, opts Options) *Stack {
 	s.Config.Clinical.APIURL = s.SimURL
 	s.Config.Clinical.ApplicationID = sim.ApplicationID
 	s.Config.LocalAPI.Socket = s.Socket
+	if opts.Configure != nil {
+		opts.Configure(&s.Config)
+	}
 	components := opts.Components
 	if components == nil {
 		components = []service.Component{FakeChecks{}}

@@ -13,15 +13,21 @@ import (
 	"github.com/writeback-agent/wbagent/agent/filer"
 	"github.com/writeback-agent/wbagent/agent/link"
 	"github.com/writeback-agent/wbagent/agent/service"
+	"github.com/writeback-agent/wbagent/agent/watch"
 )
 
 // filing is the service component that checks and files writebacks: the EMIS-X adapter
-// with each clinician's linked sign-in, driven by the filing engine.
-type filing struct{}
+// with each clinician's linked sign-in, driven by the filing engine, and the integration
+// watcher that turns the engine's paused authors and its own probes into conditions.
+type filing struct {
+	// watch configures the watcher beyond what the service gives (tests shorten its
+	// intervals); Prober, Engine, Links, Queue, Board, Bus and Logger are filled in.
+	watch watch.Config
+}
 
 func (filing) Name() string { return "filer" }
 
-func (filing) Run(ctx context.Context, env service.Env) error {
+func (f filing) Run(ctx context.Context, env service.Env) error {
 	cfg := env.Config
 	sys, err := emisx.New(emisx.Config{
 		BaseURL:       cfg.Clinical.APIURL,
@@ -41,6 +47,17 @@ func (filing) Run(ctx context.Context, env service.Env) error {
 	if err != nil {
 		return fmt.Errorf("filer: %w", err)
 	}
+	wcfg := f.watch
+	wcfg.Prober, wcfg.Engine, wcfg.Links, wcfg.Queue = sys, eng, env.Links, env.Queue
+	wcfg.Board, wcfg.Bus, wcfg.Logger = env.Conditions, env.Bus, env.Logger
+	watcher, err := watch.New(wcfg)
+	if err != nil {
+		return fmt.Errorf("filer: %w", err)
+	}
+	wctx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() { defer close(watched); watcher.Run(wctx) }()
+	defer func() { stopWatch(); <-watched }()
 	// Wake the engine on every change: new or confirmed records, and links made or
 	// mended (a paused clinician may be able to file again).
 	sub := env.Bus.Subscribe(0)

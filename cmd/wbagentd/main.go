@@ -28,6 +28,7 @@ import (
 	"github.com/writeback-agent/wbagent/agent/logging"
 	"github.com/writeback-agent/wbagent/agent/paths"
 	"github.com/writeback-agent/wbagent/agent/service"
+	"github.com/writeback-agent/wbagent/agent/source"
 )
 
 // version is set at build time (-ldflags "-X main.version=…").
@@ -198,10 +199,10 @@ func start(loc location, sys logging.SystemLogger, console io.Writer) (*service.
 	return svc, closeLog, nil
 }
 
-// components are the parts plugged into the service: the filing engine now; the platform
-// link and the integration watcher join here, each as a service.Component.
+// components are the parts plugged into the service: the filing engine with the
+// integration watcher, and the platform link.
 func components() []service.Component {
-	return []service.Component{filing{}}
+	return []service.Component{filing{}, source.Component{}}
 }
 
 // foreground runs the service until ctx ends, logging to the console and the log file.

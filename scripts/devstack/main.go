@@ -6,11 +6,15 @@
 //	devstack config SIM_URL SIM_ADMIN_URL SOCKET   print the agent's config.toml for the simulator
 //	devstack clinician SIM_ADMIN_URL               print "USERID USERNAME PASSWORD" of a GP who can file
 //	devstack feed SIM_ADMIN_URL CLINICIAN_ID N DIR write N writebacks to DIR and print their paths
+//	devstack platform-feed SIM_ADMIN_URL CLINICIAN_ID N
+//	                                               have the simulated platform offer N writebacks, and
+//	                                               wait (up to 120 s) until the agent acknowledged them
 //
 // It is development tooling: nothing in the product uses it.
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,6 +58,12 @@ func run(args []string) error {
 			return fmt.Errorf("feed: %q is not a count", rest[2])
 		}
 		return feed(rest[0], rest[1], n, rest[3])
+	case cmd == "platform-feed" && len(rest) == 3:
+		n, err := strconv.Atoi(rest[2])
+		if err != nil || n < 1 {
+			return fmt.Errorf("platform-feed: %q is not a count", rest[2])
+		}
+		return platformFeed(rest[0], rest[1], n)
 	}
 	return fmt.Errorf("unknown command or wrong arguments: %s", strings.Join(args, " "))
 }
@@ -101,6 +111,12 @@ func printConfig(simURL, adminURL, socket string) error {
 	if err := getJSON(adminURL+"/info", &in); err != nil {
 		return err
 	}
+	var plat struct {
+		Credential string `json:"credential"`
+	}
+	if err := getJSON(adminURL+"/platform/info", &plat); err != nil {
+		return err
+	}
 	fmt.Printf(`# Writeback Agent configured for the simulated practice (written by scripts/dev-stack.sh).
 [practice]
 ods = %q
@@ -116,7 +132,13 @@ socket = %q
 
 [log]
 level = "debug"
-`, in.ODSCode, simURL, in.DesktopClientID, simURL, in.ApplicationID, socket)
+
+# The simulated online consultation platform (docs/platform-api.md), in practicesim.
+[source]
+url = %q
+credential = %q
+poll_seconds = 2
+`, in.ODSCode, simURL, in.DesktopClientID, simURL, in.ApplicationID, socket, simURL, plat.Credential)
 	return nil
 }
 
@@ -215,4 +237,54 @@ func feed(adminURL, clinicianID string, n int, dir string) error {
 		fmt.Println(path)
 	}
 	return nil
+}
+
+// platformFeed asks the simulated platform for n writebacks by the clinician, then waits
+// until the agent has pulled and acknowledged them (they are durably queued by then).
+func platformFeed(adminURL, clinicianID string, n int) error {
+	id, err := strconv.Atoi(clinicianID)
+	if err != nil {
+		return fmt.Errorf("platform-feed: %q is not a clinician id", clinicianID)
+	}
+	body, _ := json.Marshal(map[string]int{"count": n, "clinicianId": id})
+	resp, err := http.Post(adminURL+"/platform/feed", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	var fed struct {
+		JobIDs []string `json:"jobIds"`
+		Error  string   `json:"error"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&fed)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("platform-feed: %s %s", resp.Status, fed.Error)
+	}
+	want := map[string]bool{}
+	for _, j := range fed.JobIDs {
+		want[j] = true
+	}
+	deadline := time.Now().Add(120 * time.Second)
+	for {
+		var jobs []struct {
+			JobID string `json:"jobId"`
+			Acked bool   `json:"acked"`
+		}
+		if err := getJSON(adminURL+"/platform/jobs", &jobs); err != nil {
+			return err
+		}
+		acked := 0
+		for _, j := range jobs {
+			if want[j.JobID] && j.Acked {
+				acked++
+			}
+		}
+		if acked == len(want) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("platform-feed: the agent acknowledged %d of %d writebacks in 120 s", acked, len(want))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

@@ -6,7 +6,9 @@
 //     /.well-known/openid-configuration, /authorize, /login (the sign-in
 //     page), /oauth/token, /keys, /userinfo, /revoke, /end_session;
 //   - the Partner API operations under /api/v1/ (package papi);
-//   - the admin API and page under /admin/ (package admin).
+//   - the admin API and page under /admin/ (package admin);
+//   - the online consultation platform under /platform/v1/, with its admin routes under
+//     /admin/platform/ (package platform).
 //
 // To run one inside a test:
 //
@@ -43,7 +45,9 @@ import (
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/fixtures"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/idp"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/papi"
+	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/platform"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/records"
+	"github.com/writeback-agent/wbagent/docs"
 )
 
 // ApplicationID is the simulated partner application's party key, the value
@@ -92,6 +96,7 @@ type Config struct {
 type Simulator struct {
 	practice *fixtures.Practice
 	handler  http.Handler
+	platform *platform.Platform
 
 	mu     sync.Mutex
 	server *http.Server
@@ -174,9 +179,13 @@ func New(cfg Config) (*Simulator, error) {
 		Faults:   injector,
 		Logger:   cfg.Logger,
 	}))
+	// The online consultation platform, in the same process on its own routes.
+	plat := platform.New(platform.Config{Practice: practice, Example: docs.ExampleWriteback})
+	mux.Handle(platform.Prefix, plat)
+	mux.Handle("/admin/platform/", plat)
 	mux.Handle("/admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
 	mux.Handle("/", provider)
-	return &Simulator{practice: practice, handler: mux}, nil
+	return &Simulator{practice: practice, handler: mux, platform: plat}, nil
 }
 
 func withDefaults(cfg Config) Config {
@@ -201,6 +210,9 @@ func withDefaults(cfg Config) Config {
 // Handler serves everything the simulator offers; use it with your own
 // server (httptest.NewServer, say) or call Start.
 func (s *Simulator) Handler() http.Handler { return s.handler }
+
+// Platform returns the simulated online consultation platform (docs/platform-api.md).
+func (s *Simulator) Platform() *platform.Platform { return s.platform }
 
 // Practice returns the generated practice: staff (with their sign-in
 // credentials), patients and the hard cases. It must not be modified.

@@ -1,0 +1,290 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/writeback-agent/wbagent/agent/queue"
+	"github.com/writeback-agent/wbagent/agent/service"
+	"github.com/writeback-agent/wbagent/agent/writeback"
+)
+
+// Reason codes the source itself reports for documents it could not queue. Serialised.
+const (
+	CodeInvalidDocument = "invalid-document"
+	CodeJobIDMismatch   = "job-id-mismatch"
+)
+
+// DefaultBackoff waits about 1 s, 2 s, 4 s … at most 5 minutes between tries while the
+// platform fails.
+var DefaultBackoff = queue.RetryPolicy{Initial: time.Second, Max: 5 * time.Minute, Multiplier: 2, Jitter: 0.5}
+
+// Component is the platform link as a service component. Its zero value uses the
+// configuration (source.url, source.credential, source.poll_seconds); without source.url it
+// does nothing.
+type Component struct {
+	Poll       time.Duration     // overrides source.poll_seconds (tests)
+	Backoff    queue.RetryPolicy // zero: DefaultBackoff
+	HTTPClient *http.Client
+}
+
+// Name implements service.Component.
+func (Component) Name() string { return "source" }
+
+var actor = queue.Actor{Component: "source"}
+
+// Run implements service.Component: it pulls and reports until ctx ends.
+func (c Component) Run(ctx context.Context, env service.Env) error {
+	cfg := env.Config.Source
+	if cfg.URL == "" {
+		<-ctx.Done()
+		return nil
+	}
+	if c.Poll <= 0 {
+		c.Poll = time.Duration(cfg.PollSeconds) * time.Second
+	}
+	if c.Backoff.Initial <= 0 {
+		c.Backoff = DefaultBackoff
+	}
+	rep, err := openReported(filepath.Dir(env.Queue.Path()))
+	if err != nil {
+		return err
+	}
+	l := &loop{c: c, env: env, cl: NewClient(cfg.URL, env.Config.Practice.ODS, cfg.Credential, c.HTTPClient),
+		rep: rep, log: env.Logger.With("component", "source")}
+	done := make(chan struct{})
+	go func() { defer close(done); l.report(ctx) }()
+	l.pull(ctx)
+	<-done
+	return nil
+}
+
+type loop struct {
+	c   Component
+	env service.Env
+	cl  *Client
+	rep *reported
+	log *slog.Logger
+}
+
+// sleep waits d or until ctx ends; it reports whether to go on.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// pull pulls pages, queues each and acknowledges it, until ctx ends.
+func (l *loop) pull(ctx context.Context) {
+	cursor, failures := "", 0
+	for ctx.Err() == nil {
+		page, err := l.cl.Pull(ctx, cursor, PageLimit)
+		if err == nil {
+			err = l.take(ctx, page)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			failures++
+			if failures == 1 || failures%10 == 0 {
+				l.log.Warn("platform pull failed; retrying with back-off", "err", err, "failures", failures)
+			}
+			sleep(ctx, l.c.Backoff.Delay(failures, rand.Float64()))
+			continue
+		}
+		failures = 0
+		if len(page.Items) > 0 {
+			cursor = page.NextCursor
+		}
+		if len(page.Items) < PageLimit {
+			sleep(ctx, l.c.Poll)
+		}
+	}
+}
+
+// take queues a page in one transaction, reports the documents that cannot be queued, and
+// only then acknowledges the page.
+func (l *loop) take(ctx context.Context, page *Page) error {
+	if len(page.Items) == 0 {
+		return nil
+	}
+	var subs []queue.Submission
+	var invalid []Outcome
+	ids := make([]string, 0, len(page.Items))
+	discard := func() {
+		for _, s := range subs {
+			if s.Stage != nil {
+				s.Stage.Discard()
+			}
+		}
+	}
+	for _, it := range page.Items {
+		ids = append(ids, it.JobID)
+		st := l.env.Queue.NewStage()
+		doc, err := writeback.Decode(bytes.NewReader(it.Document), st)
+		var ve *writeback.ValidationError
+		switch {
+		case errors.As(err, &ve):
+			st.Discard()
+			l.log.Warn("platform sent an invalid writeback", "job", it.JobID, "problems", ve.Error())
+			invalid = append(invalid, Outcome{JobID: it.JobID, State: OutcomeInvalid, ReasonCode: CodeInvalidDocument})
+			continue
+		case err != nil:
+			st.Discard()
+			discard()
+			return fmt.Errorf("source: store job %s: %w", it.JobID, err)
+		case doc.JobID != it.JobID:
+			st.Discard()
+			invalid = append(invalid, Outcome{JobID: it.JobID, State: OutcomeInvalid, ReasonCode: CodeJobIDMismatch})
+			continue
+		}
+		subs = append(subs, queue.Submission{Doc: doc, Stage: st})
+	}
+	if len(subs) > 0 {
+		res, err := l.env.Queue.EnqueueBatch(ctx, subs, actor)
+		if err != nil {
+			discard()
+			return fmt.Errorf("source: queue page: %w", err)
+		}
+		for _, r := range res {
+			if r.Conflict {
+				l.log.Warn("platform resent a job with different content; the first is kept", "job", r.JobID, "record", r.ID)
+			}
+		}
+	}
+	if len(invalid) > 0 {
+		if err := l.cl.Report(ctx, invalid); err != nil {
+			return err
+		}
+		if err := l.rep.mark(invalid); err != nil {
+			return err
+		}
+	}
+	return l.cl.Ack(ctx, ids)
+}
+
+// outcomeOf returns the outcome to report for a record, if it has one.
+func outcomeOf(r *queue.Record) (Outcome, bool) {
+	o := Outcome{JobID: r.JobID, At: r.UpdatedAt.UTC().Format(time.RFC3339)}
+	if r.Reason != nil {
+		o.ReasonCode = r.Reason.Code
+	}
+	switch r.State {
+	case queue.Filed:
+		o.State, o.ReasonCode = OutcomeFiled, ""
+		o.ConsultationGUID, o.ConsultationID = r.ConsultationGUID, r.ConsultationID
+	case queue.Rejected:
+		o.State = OutcomeReject
+	case queue.Cancelled:
+		o.State = OutcomeCancel
+	case queue.NeedsAttention:
+		o.State = OutcomeAttn
+	default:
+		return Outcome{}, false
+	}
+	return o, true
+}
+
+var reportable = []queue.State{queue.Filed, queue.Rejected, queue.Cancelled, queue.NeedsAttention}
+
+// report sends outcomes not yet reported: all of them at start and after a resync, then
+// those of the records the bus says changed.
+func (l *loop) report(ctx context.Context) {
+	sub := l.env.Bus.Subscribe(0)
+	defer sub.Close()
+	pending := map[string]Outcome{}
+	consider := func(r *queue.Record) {
+		if o, ok := outcomeOf(r); ok && !l.rep.done(o) {
+			pending[o.JobID] = o
+		}
+	}
+	scan := func() {
+		if err := l.env.Queue.Each(queue.Filter{States: reportable}, func(r *queue.Record) error {
+			consider(r)
+			return nil
+		}); err != nil {
+			l.log.Warn("source: scan outcomes", "err", err)
+		}
+	}
+	scan()
+	failures := 0
+	for {
+		if len(pending) > 0 {
+			if err := l.send(ctx, pending); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				failures++
+				if failures == 1 || failures%10 == 0 {
+					l.log.Warn("platform outcome report failed; retrying with back-off", "err", err, "failures", failures)
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(l.c.Backoff.Delay(failures, rand.Float64())):
+				}
+				continue
+			}
+			failures = 0
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-sub.Ready():
+		}
+		ev := sub.Take()
+		if ev.Resync {
+			scan()
+		}
+		for _, id := range ev.Records {
+			if r, err := l.env.Queue.Get(id); err == nil {
+				consider(r)
+			}
+		}
+	}
+}
+
+// send reports pending outcomes in batches, marking each batch reported once the platform
+// took it.
+func (l *loop) send(ctx context.Context, pending map[string]Outcome) error {
+	const batch = 200
+	var outs []Outcome
+	flush := func() error {
+		if len(outs) == 0 {
+			return nil
+		}
+		if err := l.cl.Report(ctx, outs); err != nil {
+			return err
+		}
+		if err := l.rep.mark(outs); err != nil {
+			return err
+		}
+		for _, o := range outs {
+			delete(pending, o.JobID)
+		}
+		outs = outs[:0]
+		return nil
+	}
+	for _, o := range pending {
+		outs = append(outs, o)
+		if len(outs) == batch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
