@@ -130,6 +130,8 @@ start_agent() {
 	mkdir -p "$dir/agent"
 	if [ ! -f "$dir/agent/config.toml" ]; then
 		"$bin/devstack" config "$sim_url" "$sim_admin_url" "$sock" >"$dir/agent/config.toml"
+		"$bin/devstack" credential "$sim_admin_url" |
+			"$bin/wbagentd" enrol --data "$dir/agent" >>"$dir/wbagentd.log" 2>&1
 	fi
 	if ! alive "$dir/wbagentd.pid" wbagentd; then
 		nohup "$bin/wbagentd" run --data "$dir/agent" --config "$dir/agent/config.toml" \

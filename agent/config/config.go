@@ -55,12 +55,15 @@ type Config struct {
 type Source struct {
 	// URL is the platform's base address (the API is under URL/platform/v1).
 	URL string `toml:"url"`
-	// Credential is the enrolment credential the platform issued to this installation. It
-	// is a secret: redacted in diagnostics, never logged.
+	// Credential is the enrolment credential the platform issued to this installation, the
+	// old way: the service now keeps it sealed in the data folder (wbagentd enrol), and one
+	// found here is sealed there at start, with a warning to remove it from the file. It is
+	// a secret: redacted in diagnostics, never logged.
 	Credential string `toml:"credential"`
 	// PollSeconds is how often the platform is asked for new writebacks (default 30).
 	PollSeconds int `toml:"poll_seconds"`
-	// DropFolder, if set, is a folder IT drops writeback/v1 files into (not implemented yet).
+	// DropFolder, if set, is an absolute path to a folder IT drops writeback/v1 files into,
+	// for testing (package dropfolder, docs/deploying.md). The service creates it.
 	DropFolder string `toml:"drop_folder"`
 }
 

@@ -85,6 +85,7 @@ func TestProblemsNameTheSettingTheFileAndTheFix(t *testing.T) {
 		{"bad log level", "", valid + "\n[log]\nlevel = \"loud\"\n", SettingLogLevel, "config.toml", "not a log level"},
 		{"retention out of range", "", valid + "\n[queue]\nretention_days = 0\n", SettingRetentionDays, "config.toml", "out of range"},
 		{"relative socket", "", valid + "\n[local_api]\nsocket = \"api.sock\"\n", SettingSocket, "config.toml", "not a valid"},
+		{"relative drop folder", "", valid + "\n[source]\ndrop_folder = \"drop\"\n", SettingDropFolder, "config.toml", "not an absolute path"},
 		{"application id not a GUID", "", strings.Replace(valid, appID, "secret-party-key", 1),
 			SettingApplicationID, "config.toml", "not a GUID"},
 	} {
@@ -111,6 +112,36 @@ func TestProblemsNameTheSettingTheFileAndTheFix(t *testing.T) {
 				}
 			}
 			t.Errorf("no problem for %s in %s containing %q: %v", tc.setting, tc.file, tc.contains, err)
+		})
+	}
+}
+
+// The drop folder must exist or be creatable: its nearest existing parent is a folder.
+func TestDropFolderMustBeAFolderOrCreatable(t *testing.T) {
+	dir := t.TempDir()
+	file := write(t, dir, "a-file", "x")
+	for _, tc := range []struct {
+		name, folder string
+		ok           bool
+	}{
+		{"exists", dir, true},
+		{"creatable", filepath.Join(dir, "new", "drop"), true},
+		{"is a file", file, false},
+		{"under a file", filepath.Join(file, "drop"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfgDir := t.TempDir()
+			conf := valid + "\n[source]\ndrop_folder = '" + tc.folder + "'\n"
+			_, err := Load(write(t, cfgDir, "config.toml", conf))
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), SettingDropFolder+": ") || !strings.Contains(err.Error(), "Fix:") {
+				t.Fatalf("error %v does not name %s with a fix", err, SettingDropFolder)
+			}
 		})
 	}
 }

@@ -1,9 +1,12 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -40,14 +43,13 @@ func (l *loader) validate(c Config) {
 	if c.Source.URL != "" {
 		l.checkURL(SettingSourceURL, c.Source.URL,
 			`set it to the online consultation platform's address from its enrolment instructions, or remove it to pull nothing`)
-		if c.Source.Credential == "" {
-			l.problem(SettingSourceCred, "missing while source.url is set",
-				`set it to the enrolment credential the platform issued to this PC (keep this file readable by administrators only)`)
-		}
 	}
 	if c.Source.PollSeconds < 1 || c.Source.PollSeconds > 3600 {
 		l.problem(SettingSourcePoll, fmt.Sprintf("%d is not between 1 and 3600", c.Source.PollSeconds),
 			`set it to how many seconds to wait between asks for new writebacks, e.g. poll_seconds = 30`)
+	}
+	if d := c.Source.DropFolder; d != "" {
+		l.checkDropFolder(d)
 	}
 	if !guidPattern.MatchString(c.Clinical.ApplicationID) {
 		l.problem(SettingApplicationID, "missing, or not a GUID (the value is not shown: it is a secret)",
@@ -65,6 +67,33 @@ func (l *loader) validate(c Config) {
 	l.checkRange(SettingLogMaxSizeMB, c.Log.MaxSizeMB, 1, 1024, "megabytes per log file")
 	l.checkRange(SettingLogMaxFiles, c.Log.MaxFiles, 1, 100, "old log files kept")
 	l.checkRange(SettingRetentionDays, c.Queue.RetentionDays, 1, 365, "days")
+}
+
+// checkDropFolder requires an absolute path to a folder that exists or can be created (its
+// nearest existing parent is a folder). The service creates it.
+func (l *loader) checkDropFolder(dir string) {
+	const fix = `set it to the absolute path of a folder on this PC's own disk that IT may write to, e.g. drop_folder = 'C:\WritebackDrop' (the service creates it if need be), or remove it`
+	if !filepath.IsAbs(dir) {
+		l.problem(SettingDropFolder, fmt.Sprintf("%q is not an absolute path", dir), fix)
+		return
+	}
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		switch {
+		case err == nil && fi.IsDir():
+			return
+		case err == nil:
+			l.problem(SettingDropFolder, fmt.Sprintf("%q is a file, not a folder", p), fix)
+			return
+		case !errors.Is(err, fs.ErrNotExist):
+			l.problem(SettingDropFolder, fmt.Sprintf("cannot check %q: %v", p, err), fix)
+			return
+		}
+		if filepath.Dir(p) == p {
+			l.problem(SettingDropFolder, fmt.Sprintf("%q cannot be created: its drive does not exist", dir), fix)
+			return
+		}
+	}
 }
 
 // checkURL requires an absolute https URL, or http to this PC (for the simulator).

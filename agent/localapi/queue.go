@@ -5,14 +5,11 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/writeback-agent/wbagent/agent/intake"
 	"github.com/writeback-agent/wbagent/agent/localapi/apitype"
 	"github.com/writeback-agent/wbagent/agent/queue"
 	"github.com/writeback-agent/wbagent/agent/writeback"
 )
-
-// maxDocumentBytes bounds a writeback document as sent: its attachments' base64 at the
-// largest total the schema allows, and the metadata.
-const maxDocumentBytes = writeback.MaxTotalAttachBytes/3*4 + writeback.MaxMetadataBytes + 64<<10
 
 // summary is a record as caller may see it: the reason's text and fix only for its
 // clinician.
@@ -128,14 +125,8 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request) {
 		forbid(w, "only an administrator may queue writebacks by hand")
 		return
 	}
-	stage := s.opts.Queue.NewStage()
-	doc, err := writeback.Decode(http.MaxBytesReader(w, r.Body, maxDocumentBytes), stage)
-	if err != nil {
-		stage.Discard()
-		s.fail(w, err)
-		return
-	}
-	res, err := s.opts.Queue.Enqueue(r.Context(), queue.Submission{Doc: doc, Stage: stage}, c.actor())
+	// The same validation and enqueueing as the drop folder (package intake).
+	res, err := intake.Submit(r.Context(), s.opts.Queue, http.MaxBytesReader(w, r.Body, intake.MaxDocumentBytes), c.actor())
 	if err != nil {
 		s.fail(w, err)
 		return

@@ -67,6 +67,10 @@ type Env struct {
 	// Bus tells what changed: queue records, links, conditions (Subscribe, then Ready/Take).
 	Bus    *bus.Bus
 	Logger *slog.Logger
+	// DataDir is the data folder (restricted to the service) for the component's own files.
+	DataDir string
+	// Sealer seals the component's secrets at rest with the data key (package seal).
+	Sealer *seal.Sealer
 }
 
 // Options configure Start.
@@ -195,7 +199,8 @@ func Start(opts Options) (_ *Service, err error) {
 
 	compCtx, cancelComp := context.WithCancel(context.Background())
 	s.cancelComp = cancelComp
-	env := Env{Config: opts.Config, Queue: s.queue, Links: links, Conditions: s.board, Bus: b, Logger: log}
+	env := Env{Config: opts.Config, Queue: s.queue, Links: links, Conditions: s.board, Bus: b, Logger: log,
+		DataDir: opts.DataDir, Sealer: sealer}
 	for _, c := range opts.Components {
 		s.components.Go(func() { s.runComponent(compCtx, c, env) })
 	}

@@ -16,11 +16,14 @@ import (
 	"time"
 
 	"github.com/writeback-agent/wbagent/agent/client"
+	"github.com/writeback-agent/wbagent/agent/config"
+	"github.com/writeback-agent/wbagent/agent/dropfolder"
 	"github.com/writeback-agent/wbagent/agent/localapi/apitype"
 	"github.com/writeback-agent/wbagent/agent/logging"
 	"github.com/writeback-agent/wbagent/agent/queue"
 	"github.com/writeback-agent/wbagent/agent/service"
 	"github.com/writeback-agent/wbagent/agent/servicetest"
+	"github.com/writeback-agent/wbagent/agent/source"
 	"github.com/writeback-agent/wbagent/agent/writeback"
 )
 
@@ -87,7 +90,10 @@ func isNotRunning(err error) bool {
 
 // Canary patient data: none of it may appear in any log or diagnostics bundle.
 var canaries = []string{"9990001112", "Zzyzxcanary", "Quillonella", "canary-summary-text", "canary-attachment",
-	"Canarycode display", "canary-reject-reason", "canary-cancel-reason"}
+	"Canarycode display", "canary-reject-reason", "canary-cancel-reason", canaryCredential}
+
+// canaryCredential is a platform enrolment credential set the old way, in the configuration.
+const canaryCredential = "canary-credential-Qx7Wv3"
 
 type systemLog struct {
 	mu  sync.Mutex
@@ -114,7 +120,16 @@ func TestCanaryPatientDataNeverReachesLogsOrDiagnostics(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer closeLog()
-	stack := servicetest.Start(t, servicetest.Options{Logger: log, LogDir: logDir})
+	drop := t.TempDir()
+	stack := servicetest.Start(t, servicetest.Options{Logger: log, LogDir: logDir,
+		Components: []service.Component{servicetest.FakeChecks{}, dropfolder.Component{Settle: 20 * time.Millisecond},
+			source.Component{Poll: 50 * time.Millisecond,
+				Backoff: queue.RetryPolicy{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond, Multiplier: 2}}},
+		Configure: func(c *config.Config) {
+			c.Source.URL = c.Clinical.APIURL // the simulated platform refuses the canary credential
+			c.Source.Credential = canaryCredential
+			c.Source.DropFolder = drop
+		}})
 	ctx := t.Context()
 	c := client.New(stack.Socket) // this process's user: the service's own, so an administrator
 
@@ -157,6 +172,27 @@ func TestCanaryPatientDataNeverReachesLogsOrDiagnostics(t *testing.T) {
 	if _, err := c.Enqueue(ctx, bytes.NewReader(invalid)); err == nil {
 		t.Error("an invalid document was queued")
 	}
+	// The same invalid document through the drop folder: its error file is shown to IT.
+	if err := os.WriteFile(filepath.Join(drop, "canary.tmp"), invalid, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(drop, "canary.tmp"), filepath.Join(drop, "canary.json")); err != nil {
+		t.Fatal(err)
+	}
+	errFile := filepath.Join(drop, dropfolder.FailedDir, "canary"+dropfolder.ErrorSuffix)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(errFile); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the invalid dropped file was not failed")
+		}
+	}
+	// The credential found in the configuration is sealed in the data folder.
+	sealed, err := os.ReadFile(filepath.Join(stack.DataDir, source.CredentialFile))
+	if err != nil {
+		t.Fatalf("the credential in the configuration was not sealed: %v", err)
+	}
 	for _, id := range ids {
 		waitFor(t, c, id, queue.NeedsConfirmation)
 		if _, err := c.Record(ctx, id); err != nil {
@@ -189,7 +225,12 @@ func TestCanaryPatientDataNeverReachesLogsOrDiagnostics(t *testing.T) {
 	}
 
 	// Everything written anywhere but the queue.
-	sources := map[string][]byte{"system log": sys.buf.Bytes(), "console": console.Bytes()}
+	errText, _ := os.ReadFile(errFile)
+	sources := map[string][]byte{"system log": sys.buf.Bytes(), "console": console.Bytes(),
+		"sealed credential": sealed, "drop folder error file": errText}
+	if !bytes.Contains(console.Bytes(), []byte(config.SettingSourceCred)) {
+		t.Errorf("no warning to remove %s from the configuration", config.SettingSourceCred)
+	}
 	entries, _ := os.ReadDir(logDir)
 	for _, e := range entries {
 		b, _ := os.ReadFile(filepath.Join(logDir, e.Name()))

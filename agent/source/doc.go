@@ -7,5 +7,7 @@
 //
 // It rides out platform outages with back-off and jitter: nothing is acknowledged before it
 // is queued, and outcomes wait until the platform takes them. The enrolment credential is
-// sent only in the Authorization header; it is never logged or put in an error.
+// kept sealed with the data key in the data folder (CredentialFile, written by `wbagentd
+// enrol`; one still in config.toml is moved there at start), sent only in the Authorization
+// header, and never logged or put in an error.
 package source

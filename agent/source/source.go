@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/writeback-agent/wbagent/agent/condition"
+	"github.com/writeback-agent/wbagent/agent/config"
 	"github.com/writeback-agent/wbagent/agent/queue"
 	"github.com/writeback-agent/wbagent/agent/service"
 	"github.com/writeback-agent/wbagent/agent/writeback"
@@ -27,12 +29,39 @@ const (
 var DefaultBackoff = queue.RetryPolicy{Initial: time.Second, Max: 5 * time.Minute, Multiplier: 2, Jitter: 0.5}
 
 // Component is the platform link as a service component. Its zero value uses the
-// configuration (source.url, source.credential, source.poll_seconds); without source.url it
-// does nothing.
+// configuration (source.url, source.poll_seconds) and the enrolment credential sealed in the
+// data folder (CredentialFile, `wbagentd enrol`); without source.url it does nothing.
 type Component struct {
 	Poll       time.Duration     // overrides source.poll_seconds (tests)
 	Backoff    queue.RetryPolicy // zero: DefaultBackoff
 	HTTPClient *http.Client
+}
+
+// CodeNotEnrolled is the condition reported when source.url is set but the PC has no
+// usable enrolment credential. Serialised: never change it.
+const CodeNotEnrolled = "source-not-enrolled"
+
+// credential returns the enrolment credential sealed in the data folder. A credential still
+// in the configuration (source.credential, the old way) is sealed there first, with a
+// warning telling IT to remove it from the file; its value is never logged.
+func credential(env service.Env) (string, error) {
+	if raw := env.Config.Source.Credential; raw != "" {
+		stored, err := LoadCredential(env.DataDir, env.Sealer)
+		clean, cerr := CleanCredential(raw)
+		if cerr != nil {
+			return "", fmt.Errorf("source: %s: %w", config.SettingSourceCred, cerr)
+		}
+		if err != nil || stored != clean {
+			if err := SealCredential(env.DataDir, env.Sealer, clean); err != nil {
+				return "", err
+			}
+		}
+		env.Logger.Warn("the enrolment credential is in the configuration file: it is now stored encrypted in the data folder; "+
+			"remove the setting from the file (the value is not shown)", "setting", config.SettingSourceCred,
+			"stored", filepath.Join(env.DataDir, CredentialFile))
+		return clean, nil
+	}
+	return LoadCredential(env.DataDir, env.Sealer)
 }
 
 // Name implements service.Component.
@@ -53,11 +82,25 @@ func (c Component) Run(ctx context.Context, env service.Env) error {
 	if c.Backoff.Initial <= 0 {
 		c.Backoff = DefaultBackoff
 	}
+	cred, err := credential(env)
+	if err != nil {
+		env.Logger.Error("platform link not started: no usable enrolment credential", "err", err)
+		env.Conditions.Set(c.Name(), []condition.Condition{{
+			Code: CodeNotEnrolled, Severity: condition.Blocking, Owner: condition.IT,
+			Title: "Writeback Agent is not enrolled with the online consultation platform: no writebacks are pulled",
+			Fix: "Save the enrolment credential the platform issued to this PC in a file only administrators can read.\n" +
+				"As an administrator, run: wbagentd enrol --credential-file FILE\n" +
+				"Delete the file, then restart the Writeback Agent service.",
+		}})
+		<-ctx.Done()
+		return nil
+	}
+	env.Conditions.Set(c.Name(), nil)
 	rep, err := openReported(filepath.Dir(env.Queue.Path()))
 	if err != nil {
 		return err
 	}
-	l := &loop{c: c, env: env, cl: NewClient(cfg.URL, env.Config.Practice.ODS, cfg.Credential, c.HTTPClient),
+	l := &loop{c: c, env: env, cl: NewClient(cfg.URL, env.Config.Practice.ODS, cred, c.HTTPClient),
 		rep: rep, log: env.Logger.With("component", "source")}
 	done := make(chan struct{})
 	go func() { defer close(done); l.report(ctx) }()

@@ -5,6 +5,7 @@
 //	wbagentd service [--data DIR] [--config FILE]  under the service manager (what the installer registers)
 //	wbagentd install|uninstall|start|stop [--data DIR] [--config FILE]   for developers
 //	wbagentd --check-config [--data DIR] [--config FILE]
+//	wbagentd enrol [--data DIR] [--credential-file FILE]  seal the platform enrolment credential (FILE or standard input)
 //	wbagentd version
 //
 // DIR defaults to the machine's data folder (%ProgramData%\WritebackAgent, /Library/Application
@@ -25,6 +26,7 @@ import (
 	"syscall"
 
 	"github.com/writeback-agent/wbagent/agent/config"
+	"github.com/writeback-agent/wbagent/agent/dropfolder"
 	"github.com/writeback-agent/wbagent/agent/logging"
 	"github.com/writeback-agent/wbagent/agent/paths"
 	"github.com/writeback-agent/wbagent/agent/service"
@@ -46,6 +48,8 @@ const usage = `usage:
   wbagentd service [--data DIR] [--config FILE]  run under the service manager
   wbagentd install|uninstall|start|stop [--data DIR] [--config FILE]   (developers)
   wbagentd --check-config [--data DIR] [--config FILE]
+  wbagentd enrol [--data DIR] [--credential-file FILE]   store the platform enrolment credential
+                                                          encrypted (FILE, or standard input)
   wbagentd version`
 
 func main() {
@@ -64,6 +68,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cmd == "version" {
 		fmt.Fprintln(stdout, "wbagentd", version)
 		return exitOK
+	}
+	if cmd == "enrol" || cmd == "enroll" {
+		return enrol(rest, stdout, stderr)
 	}
 	switch cmd {
 	case "run", "service", "check-config", "install", "uninstall", "start", "stop":
@@ -200,9 +207,9 @@ func start(loc location, sys logging.SystemLogger, console io.Writer) (*service.
 }
 
 // components are the parts plugged into the service: the filing engine with the
-// integration watcher, and the platform link.
+// integration watcher, the platform link and the drop folder.
 func components() []service.Component {
-	return []service.Component{filing{}, source.Component{}}
+	return []service.Component{filing{}, source.Component{}, dropfolder.Component{}}
 }
 
 // foreground runs the service until ctx ends, logging to the console and the log file.

@@ -4,6 +4,7 @@
 //
 //	devstack wait URL                              wait (up to 30 s) until URL answers 200
 //	devstack config SIM_URL SIM_ADMIN_URL SOCKET   print the agent's config.toml for the simulator
+//	devstack credential SIM_ADMIN_URL              print the simulated platform's enrolment credential
 //	devstack clinician SIM_ADMIN_URL               print "USERID USERNAME PASSWORD" of a GP who can file
 //	devstack feed SIM_ADMIN_URL CLINICIAN_ID N DIR write N writebacks to DIR and print their paths
 //	devstack platform-feed SIM_ADMIN_URL CLINICIAN_ID N
@@ -38,13 +39,15 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: devstack wait|config|clinician|feed ...")
+		return errors.New("usage: devstack wait|config|credential|clinician|feed ...")
 	}
 	switch cmd, rest := args[0], args[1:]; {
 	case cmd == "wait" && len(rest) == 1:
 		return wait(rest[0])
 	case cmd == "config" && len(rest) == 3:
 		return printConfig(rest[0], rest[1], rest[2])
+	case cmd == "credential" && len(rest) == 1:
+		return printCredential(rest[0])
 	case cmd == "clinician" && len(rest) == 1:
 		u, err := clinician(rest[0])
 		if err != nil {
@@ -111,12 +114,6 @@ func printConfig(simURL, adminURL, socket string) error {
 	if err := getJSON(adminURL+"/info", &in); err != nil {
 		return err
 	}
-	var plat struct {
-		Credential string `json:"credential"`
-	}
-	if err := getJSON(adminURL+"/platform/info", &plat); err != nil {
-		return err
-	}
 	fmt.Printf(`# Writeback Agent configured for the simulated practice (written by scripts/dev-stack.sh).
 [practice]
 ods = %q
@@ -133,12 +130,24 @@ socket = %q
 [log]
 level = "debug"
 
-# The simulated online consultation platform (docs/platform-api.md), in practicesim.
+# The simulated online consultation platform (docs/platform-api.md), in practicesim. Its
+# enrolment credential is sealed into the data folder by wbagentd enrol, as IT does it.
 [source]
 url = %q
-credential = %q
 poll_seconds = 2
-`, in.ODSCode, simURL, in.DesktopClientID, simURL, in.ApplicationID, socket, simURL, plat.Credential)
+`, in.ODSCode, simURL, in.DesktopClientID, simURL, in.ApplicationID, socket, simURL)
+	return nil
+}
+
+// printCredential prints the simulated platform's enrolment credential, for wbagentd enrol.
+func printCredential(adminURL string) error {
+	var plat struct {
+		Credential string `json:"credential"`
+	}
+	if err := getJSON(adminURL+"/platform/info", &plat); err != nil {
+		return err
+	}
+	fmt.Println(plat.Credential)
 	return nil
 }
 
