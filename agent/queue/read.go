@@ -203,6 +203,17 @@ func (q *Queue) List(f Filter) ([]*Record, error) {
 	return out, err
 }
 
+// AuthorCounts returns, for a live state, how many records each author has in it.
+func (q *Queue) AuthorCounts(s State) map[string]int {
+	q.idx.mu.RLock()
+	defer q.idx.mu.RUnlock()
+	out := map[string]int{}
+	for _, e := range q.idx.states[s] {
+		out[e.author]++
+	}
+	return out
+}
+
 // Counts returns how many records are in each state.
 func (q *Queue) Counts() (map[State]int, error) {
 	if q.closed.Load() {

@@ -564,3 +564,17 @@ func TestDecodeIntoStageThenEnqueue(t *testing.T) {
 		t.Fatalf("stored document differs: %+v", stored.Patient)
 	}
 }
+
+func TestAuthorCounts(t *testing.T) {
+	f := newFixture(t)
+	f.to(NeedsConfirmation)
+	f.to(NeedsConfirmation)
+	other := doc("job-other-author")
+	other.Author.ClinicalUserID = "dr.jones"
+	res, _ := f.q.Enqueue(ctx, Submission{Doc: other}, system)
+	f.q.MarkChecked(ctx, res.ID, system)
+	got := f.q.AuthorCounts(NeedsConfirmation)
+	if len(got) != 2 || got["dr.patel"] != 2 || got["dr.jones"] != 1 {
+		t.Fatalf("author counts %v", got)
+	}
+}

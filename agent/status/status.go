@@ -6,6 +6,8 @@ package status
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/writeback-agent/wbagent/agent/condition"
@@ -86,19 +88,25 @@ func (r *Reporter) own(counts map[queue.State]int) []condition.Condition {
 				"Each of them opens Writeback Agent and chooses Link account (or runs: wbagent link) and signs in again.",
 		})
 	}
+	names := map[string]string{}
+	for _, a := range accounts {
+		names[a.ClinicalUserID] = clinicianName(a)
+	}
 	if n := counts[queue.NeedsAttention]; n > 0 {
 		conds = append(conds, condition.Condition{
 			Code: CodeRecordsNeedAttention, Severity: condition.Warning, Owner: condition.Clinician,
 			Title: plural(n, "writeback needs", "writebacks need") + " attention",
-			Fix: "The clinician each belongs to opens Writeback Agent (or runs: wbagent queue list --state needs-attention), " +
-				"follows the fix shown on each one, then chooses Retry (wbagent retry ID).",
+			Fix: "Waiting: " + r.byClinician(queue.NeedsAttention, names) + ".\n" +
+				"Each clinician opens Writeback Agent (or runs: wbagent queue list --state needs-attention), " +
+				"follows the fix shown on each of theirs, then chooses Retry (wbagent retry ID).",
 		})
 	}
 	if n := counts[queue.NeedsConfirmation]; n > 0 {
 		conds = append(conds, condition.Condition{
 			Code: CodeAwaitingConfirmation, Severity: condition.Info, Owner: condition.Clinician,
 			Title: plural(n, "filing is", "filings are") + " waiting for the clinician's confirmation",
-			Fix: "The clinician each belongs to reviews it in Writeback Agent and confirms or rejects it " +
+			Fix: "Waiting for: " + r.byClinician(queue.NeedsConfirmation, names) + ".\n" +
+				"Each clinician reviews theirs in Writeback Agent and confirms or rejects them " +
 				"(wbagent queue list --state needs-confirmation; wbagent confirm ID).",
 		})
 	}
@@ -111,6 +119,22 @@ func (r *Reporter) own(counts map[queue.State]int) []condition.Condition {
 		})
 	}
 	return conds
+}
+
+// byClinician lists how many records in state s each clinician has, by name where linked
+// (clinician ids and names are staff data, never patient data).
+func (r *Reporter) byClinician(s queue.State, names map[string]string) string {
+	perAuthor := r.q.AuthorCounts(s)
+	authors := slices.Sorted(maps.Keys(perAuthor))
+	parts := make([]string, 0, len(authors))
+	for _, id := range authors {
+		name := names[id]
+		if name == "" {
+			name = "clinical user " + id
+		}
+		parts = append(parts, fmt.Sprintf("%s: %d", name, perAuthor[id]))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func clinicianName(a link.Account) string {

@@ -99,6 +99,17 @@ func TestReport(t *testing.T) {
 		if c.Title == "" || c.Severity == "" || c.Fix == "" || c.Owner == "" {
 			t.Errorf("incomplete condition %+v", c)
 		}
+		// Each clinician is told how many are theirs.
+		switch c.Code {
+		case CodeAwaitingConfirmation:
+			if !strings.Contains(c.Fix, "Waiting for: clinical user G8123456: 2") {
+				t.Errorf("awaiting confirmation does not name the clinician: %q", c.Fix)
+			}
+		case CodeRecordsNeedAttention:
+			if !strings.Contains(c.Fix, "Waiting: clinical user G8123456: 1") {
+				t.Errorf("needs attention does not name the clinician: %q", c.Fix)
+			}
+		}
 	}
 }
 
