@@ -24,6 +24,7 @@ const (
 	ActionFilingFailed   = "filing-failed"
 	ActionLeaseRecovered = "lease-recovered"
 	ActionWiped          = "wiped"
+	ActionReported       = "outcome-reported"
 )
 
 // AuditEntry records who did what to which record, when. The trail is append-only: entries

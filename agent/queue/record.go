@@ -38,7 +38,10 @@ type Record struct {
 	WipedAt time.Time `json:"wipedAt,omitzero"`
 
 	Attachments []AttachmentRef `json:"attachments,omitempty"`
-	Version     uint64          `json:"version"` // bumped on every change
+	// Reported is what the record's source last told its platform about it (a key the
+	// source chooses, such as "filed|"), so that a restart does not report an outcome twice.
+	Reported string `json:"reported,omitempty"`
+	Version  uint64 `json:"version"` // bumped on every change
 }
 
 // Reason says why a record stopped, in a stable code and plain English.

@@ -102,6 +102,47 @@ func (q *Queue) buildChange(r *Record, by Actor, action string,
 	return c, nil
 }
 
+// ReportMark says that the outcome of record ID, identified by Key, reached the platform.
+type ReportMark struct {
+	ID  uint64
+	Key string
+}
+
+// MarkReported records, in one commit, that outcomes were reported to the records' source
+// (Record.Reported). It changes no state.
+func (q *Queue) MarkReported(ctx context.Context, marks []ReportMark, by Actor) error {
+	if len(marks) == 0 {
+		return nil
+	}
+	o := &op{}
+	o.fn = func(t *wtx, d *delta) error {
+		for _, m := range marks {
+			r, err := q.getRecord(t, d, m.ID)
+			if err != nil {
+				return err
+			}
+			c, err := q.buildChange(r, by, ActionReported, func(r *Record, _ time.Time) (State, string, error) {
+				r.Reported = m.Key
+				return r.State, m.Key, nil
+			})
+			if err != nil {
+				return err
+			}
+			if err := q.putSealedRecord(t, d, c.rec, c.from, c.sealed); err != nil {
+				return err
+			}
+			if err := t.put(walBucketRecords, c.auditKey, c.audit); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := q.submit(ctx, o); err != nil {
+		return fmt.Errorf("queue: mark reported: %w", err)
+	}
+	return nil
+}
+
 // expect returns ErrIllegalTransition unless r is in one of states.
 func expect(r *Record, action string, states ...State) error {
 	for _, s := range states {

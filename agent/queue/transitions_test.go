@@ -233,3 +233,28 @@ func TestConfirmRefusesAChangedRecord(t *testing.T) {
 		t.Fatalf("confirm: %+v, %v", got, err)
 	}
 }
+
+func TestMarkReportedChangesNoState(t *testing.T) {
+	f := newFixture(t)
+	a := f.to(Filed)
+	b := f.to(NeedsAttention)
+	if err := f.q.MarkReported(ctx, []ReportMark{{a, "filed|"}, {b, "needs-attention|test"}}, Actor{Component: "source"}); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[uint64]string{a: "filed|", b: "needs-attention|test"} {
+		r, _ := f.q.Get(id)
+		if r.Reported != want {
+			t.Fatalf("record %d reported %q, want %q", id, r.Reported, want)
+		}
+	}
+	if r, _ := f.q.Get(a); r.State != Filed {
+		t.Fatalf("state changed to %s", r.State)
+	}
+	f.reopen()
+	if r, _ := f.q.Get(b); r.Reported != "needs-attention|test" || r.State != NeedsAttention {
+		t.Fatalf("after restart: %+v", r)
+	}
+	if err := f.q.MarkReported(ctx, []ReportMark{{999, "x"}}, system); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown record: %v", err)
+	}
+}

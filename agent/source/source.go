@@ -96,12 +96,8 @@ func (c Component) Run(ctx context.Context, env service.Env) error {
 		return nil
 	}
 	env.Conditions.Set(c.Name(), nil)
-	rep, err := openReported(filepath.Dir(env.Queue.Path()))
-	if err != nil {
-		return err
-	}
 	l := &loop{c: c, env: env, cl: NewClient(cfg.URL, env.Config.Practice.ODS, cred, c.HTTPClient),
-		rep: rep, log: env.Logger.With("component", "source")}
+		log: env.Logger.With("component", "source")}
 	done := make(chan struct{})
 	go func() { defer close(done); l.report(ctx) }()
 	l.pull(ctx)
@@ -113,7 +109,6 @@ type loop struct {
 	c   Component
 	env service.Env
 	cl  *Client
-	rep *reported
 	log *slog.Logger
 }
 
@@ -208,11 +203,10 @@ func (l *loop) take(ctx context.Context, page *Page) error {
 			}
 		}
 	}
+	// Invalid writebacks were never queued: they are reported, then acknowledged with the
+	// page, so the platform does not offer them again (a repeat report is harmless).
 	if len(invalid) > 0 {
 		if err := l.cl.Report(ctx, invalid); err != nil {
-			return err
-		}
-		if err := l.rep.mark(invalid); err != nil {
 			return err
 		}
 	}
@@ -248,10 +242,10 @@ var reportable = []queue.State{queue.Filed, queue.Rejected, queue.Cancelled, que
 func (l *loop) report(ctx context.Context) {
 	sub := l.env.Bus.Subscribe(0)
 	defer sub.Close()
-	pending := map[string]Outcome{}
+	pending := map[uint64]Outcome{} // by record id
 	consider := func(r *queue.Record) {
-		if o, ok := outcomeOf(r); ok && !l.rep.done(o) {
-			pending[o.JobID] = o
+		if o, ok := outcomeOf(r); ok && r.Reported != reportKey(o) {
+			pending[r.ID] = o
 		}
 	}
 	scan := func() {
@@ -300,11 +294,13 @@ func (l *loop) report(ctx context.Context) {
 	}
 }
 
-// send reports pending outcomes in batches, marking each batch reported once the platform
-// took it.
-func (l *loop) send(ctx context.Context, pending map[string]Outcome) error {
+// send reports pending outcomes in batches, marking each batch reported on its records (in
+// the queue, one commit) once the platform took it. A crash between the two reports a batch
+// again, which the platform accepts harmlessly; it never loses one.
+func (l *loop) send(ctx context.Context, pending map[uint64]Outcome) error {
 	const batch = 200
 	var outs []Outcome
+	var marks []queue.ReportMark
 	flush := func() error {
 		if len(outs) == 0 {
 			return nil
@@ -312,17 +308,18 @@ func (l *loop) send(ctx context.Context, pending map[string]Outcome) error {
 		if err := l.cl.Report(ctx, outs); err != nil {
 			return err
 		}
-		if err := l.rep.mark(outs); err != nil {
-			return err
+		if err := l.env.Queue.MarkReported(ctx, marks, actor); err != nil {
+			return fmt.Errorf("source: mark reported: %w", err)
 		}
-		for _, o := range outs {
-			delete(pending, o.JobID)
+		for _, m := range marks {
+			delete(pending, m.ID)
 		}
-		outs = outs[:0]
+		outs, marks = outs[:0], marks[:0]
 		return nil
 	}
-	for _, o := range pending {
+	for id, o := range pending {
 		outs = append(outs, o)
+		marks = append(marks, queue.ReportMark{ID: id, Key: reportKey(o)})
 		if len(outs) == batch {
 			if err := flush(); err != nil {
 				return err
@@ -331,3 +328,6 @@ func (l *loop) send(ctx context.Context, pending map[string]Outcome) error {
 	}
 	return flush()
 }
+
+// reportKey identifies an outcome for Record.Reported: its state and reason code.
+func reportKey(o Outcome) string { return o.State + "|" + o.ReasonCode }
