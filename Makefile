@@ -10,7 +10,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Service-side packages run under the race detector.
 AGENT_PKGS := ./agent/...
 
-.PHONY: all deps build test vet run bench bench-queue fuzz clean
+.PHONY: all deps build test vet run bench bench-queue fuzz screenshots clean
 
 all: build
 
@@ -45,6 +45,14 @@ bench-queue:
 FUZZTIME ?= 60s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./agent/writeback/
+
+# make screenshots: every window rendered under Xvfb to screenshots/NAME.png, to look at.
+screenshots: deps
+	@scripts/deps.sh x11-apps imagemagick
+	$(GO) build -o $(BIN)/ ./cmd/wbagent-ui
+	mkdir -p screenshots
+	xvfb-run -a -s "-screen 0 1024x768x24" $(BIN)/wbagent-ui -screenshot scripts/screenshot.sh
+	@ls screenshots/*.png
 
 clean:
 	rm -rf $(BIN)

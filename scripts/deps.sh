@@ -4,7 +4,7 @@
 # (cgo, OpenGL, X11 headers), plus Xvfb, xauth and D-Bus for headless runs.
 #
 # It installs only what is missing, so it is fast when everything is present;
-# it runs on every `make test`.
+# it runs on every `make test`. Extra package names given as arguments are installed too.
 set -euo pipefail
 
 packages=(
@@ -17,6 +17,7 @@ packages=(
 	xvfb
 	xauth
 	dbus
+	"$@" # extra packages a target needs (make screenshots: x11-apps imagemagick)
 )
 
 missing=()
