@@ -70,12 +70,12 @@ func (q *Queue) runApplier() {
 	for {
 		select {
 		case <-a.wake:
-		case <-a.flush:
+			if !q.gather() {
+				q.applyPending()
+				return
+			}
+		case <-a.flush: // someone needs bbolt current now: no gathering
 		case <-a.stop:
-			q.applyPending()
-			return
-		}
-		if !q.gather() {
 			q.applyPending()
 			return
 		}

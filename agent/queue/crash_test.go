@@ -65,12 +65,21 @@ func TestCrashRecovery(t *testing.T) {
 				lines <- sc.Text()
 			}
 		}()
-		// Wait until the child works, then let it run a random while and kill it.
-		if l, ok := <-lines; !ok || l != "READY" {
-			cmd.Process.Kill()
+		// Wait until the child works, then let it run a random while and kill it. A child
+		// that shows no life is made to dump its goroutines (SIGQUIT) before the test fails.
+		select {
+		case l, ok := <-lines:
+			if !ok || l != "READY" {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("round %d: child did not start (%q)", round, l)
+			}
+		case <-time.After(30 * time.Second):
+			cmd.Process.Signal(syscall.SIGQUIT)
 			cmd.Wait()
-			t.Fatalf("round %d: child did not start (%q)", round, l)
+			t.Fatalf("round %d: child hung before it was ready (its goroutines are above)", round)
 		}
+		var fresh []string // jobs first acknowledged in this round
 		timer := time.After(time.Duration(5+rng.IntN(120)) * time.Millisecond)
 	collect:
 		for {
@@ -79,7 +88,9 @@ func TestCrashRecovery(t *testing.T) {
 				if !ok {
 					break collect
 				}
-				recordAck(t, acked, l)
+				if job := recordAck(t, acked, l); job != "" {
+					fresh = append(fresh, job)
+				}
 			case <-timer:
 				cmd.Process.Signal(syscall.SIGKILL)
 				timer = nil
@@ -87,14 +98,15 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		wg.Wait()
 		cmd.Wait()
-		verifyAfterCrash(t, dir, key, acked, round)
+		verifyAfterCrash(t, dir, key, acked, fresh, rng, round)
 	}
 	if len(acked) < *crashKills {
 		t.Fatalf("only %d operations acknowledged over %d rounds: the child hardly ran", len(acked), *crashKills)
 	}
 }
 
-func recordAck(t *testing.T, acked map[string]string, line string) {
+// recordAck notes an acknowledgement and returns the job id if it is new or newly filed.
+func recordAck(t *testing.T, acked map[string]string, line string) string {
 	kind, job, ok := strings.Cut(line, " ")
 	if !ok {
 		t.Fatalf("child said %q", line)
@@ -103,56 +115,69 @@ func recordAck(t *testing.T, acked map[string]string, line string) {
 	case "QUEUED":
 		if _, seen := acked[job]; !seen {
 			acked[job] = string(Received)
+			return job
 		}
 	case "FILED":
 		acked[job] = string(Filed)
+		return job
 	default:
 		t.Fatalf("child said %q", line)
 	}
+	return ""
 }
 
-func verifyAfterCrash(t *testing.T, dir string, key []byte, acked map[string]string, round int) {
+// verifyAfterCrash reopens the queue and checks, in one pass over every record, that each
+// job is one record, none is left filing, and every acknowledged job is there in at least
+// the state acknowledged; then it reads back, through the job index, document and
+// attachments, the jobs acknowledged in this round and a random sample of older ones (all of
+// them every round would make the test quadratic in the number of kills).
+func verifyAfterCrash(t *testing.T, dir string, key []byte, acked map[string]string, fresh []string, rng *rand.Rand, round int) {
 	t.Helper()
 	q, err := Open(Options{Dir: dir, Key: key})
 	if err != nil {
 		t.Fatalf("round %d: reopen after kill: %v", round, err)
 	}
 	defer q.Close()
-	perJob := map[string]int{}
+	byJob := map[string]*Record{}
 	err = q.Each(Filter{}, func(r *Record) error {
-		perJob[r.JobID]++
+		if byJob[r.JobID] != nil {
+			return fmt.Errorf("job %s has records %d and %d", r.JobID, byJob[r.JobID].ID, r.ID)
+		}
 		if r.State == Filing {
 			return fmt.Errorf("record %d still filing after restart", r.ID)
 		}
+		byJob[r.JobID] = r
 		return nil
 	})
 	if err != nil {
 		t.Fatalf("round %d: %v", round, err)
 	}
-	for job, n := range perJob {
-		if n != 1 {
-			t.Fatalf("round %d: job %s has %d records", round, job, n)
-		}
-	}
 	for job, state := range acked {
-		id, err := q.LookupJob(job)
-		if err != nil {
-			t.Fatalf("round %d: acknowledged job %s lost: %v", round, job, err)
-		}
-		if perJob[job] != 1 {
-			t.Fatalf("round %d: acknowledged job %s indexed but not listed", round, job)
-		}
-		r, err := q.Get(id)
-		if err != nil {
-			t.Fatalf("round %d: job %s unreadable: %v", round, job, err)
+		r := byJob[job]
+		if r == nil {
+			t.Fatalf("round %d: acknowledged job %s lost", round, job)
 		}
 		if state == string(Filed) && r.State != Filed {
 			t.Fatalf("round %d: job %s acknowledged filed, now %s", round, job, r.State)
 		}
+	}
+	deep := append([]string(nil), fresh...)
+	older := make([]string, 0, len(acked))
+	for job := range acked {
+		older = append(older, job)
+	}
+	for i := 0; i < 20 && len(older) > 0; i++ {
+		deep = append(deep, older[rng.IntN(len(older))])
+	}
+	for _, job := range deep {
+		id, err := q.LookupJob(job)
+		if err != nil || id != byJob[job].ID {
+			t.Fatalf("round %d: job index for %s: %d, %v (record %d)", round, job, id, err, byJob[job].ID)
+		}
 		if _, err := q.Document(id); err != nil {
 			t.Fatalf("round %d: job %s document: %v", round, job, err)
 		}
-		for i := range r.Attachments {
+		for i := range byJob[job].Attachments {
 			rc, err := q.OpenAttachment(id, i)
 			if err == nil {
 				_, err = io.Copy(io.Discard, rc)
