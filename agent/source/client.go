@@ -6,47 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/writeback-agent/wbagent/agent/source/platformapi"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 )
-
-// Contract names (docs/platform-api.md). Serialised: never change them.
-const (
-	APIPrefix      = "/platform/v1"
-	OutcomeFiled   = "filed"
-	OutcomeReject  = "rejected"
-	OutcomeAttn    = "needs-attention"
-	OutcomeCancel  = "cancelled"
-	OutcomeInvalid = "invalid"
-	PageLimit      = 50
-)
-
-// Item is one writeback of a page; Document is the writeback/v1 document as sent.
-type Item struct {
-	Seq      int64           `json:"seq"`
-	JobID    string          `json:"jobId"`
-	Document json.RawMessage `json:"document"`
-}
-
-// Page is one answer to a pull.
-type Page struct {
-	Items      []Item `json:"items"`
-	NextCursor string `json:"nextCursor"`
-}
-
-// Outcome is one writeback's outcome as reported to the platform. It carries no patient
-// data: the job id, the state, the consultation's GUID and id, a reason code.
-type Outcome struct {
-	JobID            string `json:"jobId"`
-	State            string `json:"state"`
-	ConsultationGUID string `json:"consultationGuid,omitempty"`
-	ConsultationID   string `json:"consultationId,omitempty"`
-	ReasonCode       string `json:"reasonCode,omitempty"`
-	At               string `json:"at,omitempty"`
-}
 
 // StatusError is a platform answer other than success. It never carries the credential.
 type StatusError struct {
@@ -73,12 +39,12 @@ func NewClient(base, ods, credential string, hc *http.Client) *Client {
 }
 
 // Pull returns the next page of writebacks after cursor ("" from the start).
-func (c *Client) Pull(ctx context.Context, cursor string, limit int) (*Page, error) {
+func (c *Client) Pull(ctx context.Context, cursor string, limit int) (*platformapi.Page, error) {
 	q := url.Values{"limit": {strconv.Itoa(limit)}}
 	if cursor != "" {
 		q.Set("cursor", cursor)
 	}
-	var p Page
+	var p platformapi.Page
 	if err := c.do(ctx, "pull", http.MethodGet, "/writebacks?"+q.Encode(), nil, &p); err != nil {
 		return nil, err
 	}
@@ -87,12 +53,12 @@ func (c *Client) Pull(ctx context.Context, cursor string, limit int) (*Page, err
 
 // Ack acknowledges jobs the agent has queued durably.
 func (c *Client) Ack(ctx context.Context, jobIDs []string) error {
-	return c.do(ctx, "ack", http.MethodPost, "/acks", map[string][]string{"jobIds": jobIDs}, nil)
+	return c.do(ctx, "ack", http.MethodPost, "/acks", platformapi.Acks{JobIDs: jobIDs}, nil)
 }
 
 // Report sends outcomes. The platform takes them idempotently on (jobId, state, reason).
-func (c *Client) Report(ctx context.Context, outs []Outcome) error {
-	return c.do(ctx, "outcomes", http.MethodPost, "/outcomes", map[string][]Outcome{"outcomes": outs}, nil)
+func (c *Client) Report(ctx context.Context, outs []platformapi.Outcome) error {
+	return c.do(ctx, "outcomes", http.MethodPost, "/outcomes", platformapi.Outcomes{Outcomes: outs}, nil)
 }
 
 func (c *Client) do(ctx context.Context, op, method, path string, body, out any) error {
@@ -104,7 +70,7 @@ func (c *Client) do(ctx context.Context, op, method, path string, body, out any)
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+APIPrefix+"/practices/"+url.PathEscape(c.ods)+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, c.base+platformapi.Prefix+"/practices/"+url.PathEscape(c.ods)+path, rd)
 	if err != nil {
 		return fmt.Errorf("platform %s: %w", op, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/writeback-agent/wbagent/agent/source/platformapi"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -128,7 +129,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (l *loop) pull(ctx context.Context) {
 	cursor, failures := "", 0
 	for ctx.Err() == nil {
-		page, err := l.cl.Pull(ctx, cursor, PageLimit)
+		page, err := l.cl.Pull(ctx, cursor, platformapi.DefaultLimit)
 		if err == nil {
 			err = l.take(ctx, page)
 		}
@@ -147,7 +148,7 @@ func (l *loop) pull(ctx context.Context) {
 		if len(page.Items) > 0 {
 			cursor = page.NextCursor
 		}
-		if len(page.Items) < PageLimit {
+		if len(page.Items) < platformapi.DefaultLimit {
 			sleep(ctx, l.c.Poll)
 		}
 	}
@@ -155,12 +156,12 @@ func (l *loop) pull(ctx context.Context) {
 
 // take queues a page in one transaction, reports the documents that cannot be queued, and
 // only then acknowledges the page.
-func (l *loop) take(ctx context.Context, page *Page) error {
+func (l *loop) take(ctx context.Context, page *platformapi.Page) error {
 	if len(page.Items) == 0 {
 		return nil
 	}
 	var subs []queue.Submission
-	var invalid []Outcome
+	var invalid []platformapi.Outcome
 	ids := make([]string, 0, len(page.Items))
 	discard := func() {
 		for _, s := range subs {
@@ -178,7 +179,7 @@ func (l *loop) take(ctx context.Context, page *Page) error {
 		case errors.As(err, &ve):
 			st.Discard()
 			l.log.Warn("platform sent an invalid writeback", "job", it.JobID, "problems", ve.Error())
-			invalid = append(invalid, Outcome{JobID: it.JobID, State: OutcomeInvalid, ReasonCode: CodeInvalidDocument})
+			invalid = append(invalid, platformapi.Outcome{JobID: it.JobID, State: platformapi.OutcomeInvalid, ReasonCode: CodeInvalidDocument})
 			continue
 		case err != nil:
 			st.Discard()
@@ -186,7 +187,7 @@ func (l *loop) take(ctx context.Context, page *Page) error {
 			return fmt.Errorf("source: store job %s: %w", it.JobID, err)
 		case doc.JobID != it.JobID:
 			st.Discard()
-			invalid = append(invalid, Outcome{JobID: it.JobID, State: OutcomeInvalid, ReasonCode: CodeJobIDMismatch})
+			invalid = append(invalid, platformapi.Outcome{JobID: it.JobID, State: platformapi.OutcomeInvalid, ReasonCode: CodeJobIDMismatch})
 			continue
 		}
 		subs = append(subs, queue.Submission{Doc: doc, Stage: st})
@@ -214,23 +215,23 @@ func (l *loop) take(ctx context.Context, page *Page) error {
 }
 
 // outcomeOf returns the outcome to report for a record, if it has one.
-func outcomeOf(r *queue.Record) (Outcome, bool) {
-	o := Outcome{JobID: r.JobID, At: r.UpdatedAt.UTC().Format(time.RFC3339)}
+func outcomeOf(r *queue.Record) (platformapi.Outcome, bool) {
+	o := platformapi.Outcome{JobID: r.JobID, At: r.UpdatedAt.UTC().Format(time.RFC3339)}
 	if r.Reason != nil {
 		o.ReasonCode = r.Reason.Code
 	}
 	switch r.State {
 	case queue.Filed:
-		o.State, o.ReasonCode = OutcomeFiled, ""
+		o.State, o.ReasonCode = platformapi.OutcomeFiled, ""
 		o.ConsultationGUID, o.ConsultationID = r.ConsultationGUID, r.ConsultationID
 	case queue.Rejected:
-		o.State = OutcomeReject
+		o.State = platformapi.OutcomeReject
 	case queue.Cancelled:
-		o.State = OutcomeCancel
+		o.State = platformapi.OutcomeCancel
 	case queue.NeedsAttention:
-		o.State = OutcomeAttn
+		o.State = platformapi.OutcomeAttn
 	default:
-		return Outcome{}, false
+		return platformapi.Outcome{}, false
 	}
 	return o, true
 }
@@ -242,7 +243,7 @@ var reportable = []queue.State{queue.Filed, queue.Rejected, queue.Cancelled, que
 func (l *loop) report(ctx context.Context) {
 	sub := l.env.Bus.Subscribe(0)
 	defer sub.Close()
-	pending := map[uint64]Outcome{} // by record id
+	pending := map[uint64]platformapi.Outcome{} // by record id
 	consider := func(r *queue.Record) {
 		if o, ok := outcomeOf(r); ok && r.Reported != reportKey(o) {
 			pending[r.ID] = o
@@ -297,9 +298,9 @@ func (l *loop) report(ctx context.Context) {
 // send reports pending outcomes in batches, marking each batch reported on its records (in
 // the queue, one commit) once the platform took it. A crash between the two reports a batch
 // again, which the platform accepts harmlessly; it never loses one.
-func (l *loop) send(ctx context.Context, pending map[uint64]Outcome) error {
+func (l *loop) send(ctx context.Context, pending map[uint64]platformapi.Outcome) error {
 	const batch = 200
-	var outs []Outcome
+	var outs []platformapi.Outcome
 	var marks []queue.ReportMark
 	flush := func() error {
 		if len(outs) == 0 {
@@ -330,4 +331,4 @@ func (l *loop) send(ctx context.Context, pending map[uint64]Outcome) error {
 }
 
 // reportKey identifies an outcome for Record.Reported: its state and reason code.
-func reportKey(o Outcome) string { return o.State + "|" + o.ReasonCode }
+func reportKey(o platformapi.Outcome) string { return o.State + "|" + o.ReasonCode }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/writeback-agent/wbagent/agent/source/platformapi"
 	"testing"
 	"time"
 
@@ -70,7 +71,7 @@ func waitReported(t *testing.T, p *platform.Platform, want map[string]string) {
 		if !j.Acked || len(j.Outcomes) != 1 || j.Reports != 1 {
 			t.Fatalf("job %s: acked %v, outcomes %+v, reported %d times; want acked, one outcome reported once", j.JobID, j.Acked, j.Outcomes, j.Reports)
 		}
-		if o := j.Outcomes[0]; o.State == platform.OutcomeFiled && o.ConsultationGUID == "" {
+		if o := j.Outcomes[0]; o.State == platformapi.OutcomeFiled && o.ConsultationGUID == "" {
 			t.Fatalf("job %s filed without a consultation GUID", j.JobID)
 		}
 	}
@@ -98,13 +99,13 @@ func TestPlatformRoundTrip(t *testing.T) {
 			if _, err := s.c.Reject(t.Context(), r.ID, "not for filing"); err != nil {
 				t.Fatal(err)
 			}
-			want[r.JobID] = platform.OutcomeReject
+			want[r.JobID] = platformapi.OutcomeReject
 			continue
 		}
 		if _, err := s.c.Confirm(t.Context(), r.ID, false, r.Version); err != nil {
 			t.Fatal(err)
 		}
-		want[r.JobID] = platform.OutcomeFiled
+		want[r.JobID] = platformapi.OutcomeFiled
 	}
 	if len(want) != len(jobs) {
 		t.Fatalf("queued %d of %d jobs", len(want), len(jobs))
@@ -178,7 +179,7 @@ func TestPlatformOutageAndRestartLoseNothing(t *testing.T) {
 	waitCount(t, s.c, queue.Filed, n)
 	want := map[string]string{}
 	for _, j := range jobs {
-		want[j] = platform.OutcomeFiled
+		want[j] = platformapi.OutcomeFiled
 	}
 	waitReported(t, p, want)
 }

@@ -20,61 +20,22 @@ import (
 	"sync"
 	"time"
 
+	"github.com/writeback-agent/wbagent/agent/source/platformapi"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/fixtures"
 )
 
 // Constants of the contract (docs/platform-api.md). Serialised: never change them.
 const (
-	Prefix         = "/platform/v1/"
-	DevCredential  = "sim-enrolment-credential-0001" // the simulator's enrolment credential
-	DefaultLimit   = 50
-	MaxLimit       = 200
-	OutcomeFiled   = "filed"
-	OutcomeReject  = "rejected"
-	OutcomeAttn    = "needs-attention"
-	OutcomeCancel  = "cancelled"
-	OutcomeInvalid = "invalid"
+	Prefix        = platformapi.Prefix + "/"        // where the simulator mounts its routes
+	DevCredential = "sim-enrolment-credential-0001" // the simulator's enrolment credential
 )
-
-// Item is one writeback in a page.
-type Item struct {
-	Seq      int64           `json:"seq"`
-	JobID    string          `json:"jobId"`
-	Document json.RawMessage `json:"document"`
-}
-
-// Page is the answer to a pull.
-type Page struct {
-	Items      []Item `json:"items"`
-	NextCursor string `json:"nextCursor"`
-}
-
-// Acks is the body of an acknowledgement.
-type Acks struct {
-	JobIDs []string `json:"jobIds"`
-}
-
-// Outcome is one outcome the agent reports.
-type Outcome struct {
-	JobID            string `json:"jobId"`
-	State            string `json:"state"`
-	ConsultationGUID string `json:"consultationGuid,omitempty"`
-	ConsultationID   string `json:"consultationId,omitempty"`
-	ReasonCode       string `json:"reasonCode,omitempty"`
-	At               string `json:"at,omitempty"`
-}
-
-// Outcomes is the body of an outcome report.
-type Outcomes struct {
-	Outcomes []Outcome `json:"outcomes"`
-}
 
 // Reported is what the admin API shows for one job.
 type Reported struct {
-	JobID    string    `json:"jobId"`
-	Acked    bool      `json:"acked"`
-	Outcomes []Outcome `json:"outcomes"` // every distinct outcome, in order
-	Reports  int       `json:"reports"`  // how many times outcomes were sent (repeats included)
+	JobID    string                `json:"jobId"`
+	Acked    bool                  `json:"acked"`
+	Outcomes []platformapi.Outcome `json:"outcomes"` // every distinct outcome, in order
+	Reports  int                   `json:"reports"`  // how many times outcomes were sent (repeats included)
 }
 
 type job struct {
@@ -82,7 +43,7 @@ type job struct {
 	id       string
 	doc      []byte
 	acked    bool
-	outcomes []Outcome
+	outcomes []platformapi.Outcome
 	reports  int
 }
 
@@ -153,11 +114,11 @@ func (p *Platform) pull(w http.ResponseWriter, r *http.Request) {
 		}
 		after = n
 	}
-	limit := DefaultLimit
+	limit := platformapi.DefaultLimit
 	if l := r.URL.Query().Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > MaxLimit {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit: between 1 and %d", MaxLimit))
+		if err != nil || n < 1 || n > platformapi.MaxLimit {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit: between 1 and %d", platformapi.MaxLimit))
 			return
 		}
 		limit = n
@@ -165,7 +126,7 @@ func (p *Platform) pull(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.pulls++
-	page := Page{Items: []Item{}, NextCursor: strconv.FormatInt(after, 10)}
+	page := platformapi.Page{Items: []platformapi.Item{}, NextCursor: strconv.FormatInt(after, 10)}
 	for _, j := range p.jobs {
 		if j.acked || j.seq <= after {
 			continue
@@ -173,14 +134,14 @@ func (p *Platform) pull(w http.ResponseWriter, r *http.Request) {
 		if len(page.Items) == limit {
 			break
 		}
-		page.Items = append(page.Items, Item{Seq: j.seq, JobID: j.id, Document: j.doc})
+		page.Items = append(page.Items, platformapi.Item{Seq: j.seq, JobID: j.id, Document: j.doc})
 		page.NextCursor = strconv.FormatInt(j.seq, 10)
 	}
 	writeJSON(w, http.StatusOK, page)
 }
 
 func (p *Platform) ack(w http.ResponseWriter, r *http.Request) {
-	var body Acks
+	var body platformapi.Acks
 	if !readJSON(w, r, &body) {
 		return
 	}
@@ -195,12 +156,12 @@ func (p *Platform) ack(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Platform) outcomes(w http.ResponseWriter, r *http.Request) {
-	var body Outcomes
+	var body platformapi.Outcomes
 	if !readJSON(w, r, &body) {
 		return
 	}
 	for _, o := range body.Outcomes {
-		if !slices.Contains([]string{OutcomeFiled, OutcomeReject, OutcomeAttn, OutcomeCancel, OutcomeInvalid}, o.State) {
+		if !slices.Contains(platformapi.OutcomeStates, o.State) {
 			writeError(w, http.StatusBadRequest, "state: not an outcome state")
 			return
 		}
@@ -213,7 +174,7 @@ func (p *Platform) outcomes(w http.ResponseWriter, r *http.Request) {
 			continue // not ours: ignored, as a real platform ignores a withdrawn job
 		}
 		j.reports++
-		same := func(x Outcome) bool {
+		same := func(x platformapi.Outcome) bool {
 			return x.State == o.State && x.ReasonCode == o.ReasonCode && x.ConsultationGUID == o.ConsultationGUID
 		}
 		if !slices.ContainsFunc(j.outcomes, same) { // idempotent on (jobId, state, reason)
