@@ -181,6 +181,23 @@ func TestEnginePauseProbesAtOnce(t *testing.T) {
 	}
 }
 
+// A writeback whose author id is not in the form the clinical system uses (here a Vision
+// style name at an EMIS practice) is not a clinician who has yet to link: the platform's
+// Medical Record System User ID needs putting right.
+func TestMalformedAuthorIDIsAUserIDProblem(t *testing.T) {
+	eng := &fakeEngine{authors: []filer.AuthorHealth{{Author: "James Smith", Health: filer.Paused,
+		Err: &clinical.Error{Op: "Probe", Kind: clinical.ErrNotLinked}, Since: time.Now()}}}
+	board, b := start(t, Config{Prober: &fakeProber{err: map[string]error{}}, Engine: eng, Healthy: time.Hour})
+	b.Publish(bus.Event{Records: []uint64{1}})
+	c := waitFor(t, board, CodeUserIDUnknown, true)
+	if !strings.Contains(c.Title, "James Smith") || !strings.Contains(c.Fix, "Medical Record System User ID") {
+		t.Fatalf("condition %+v", c)
+	}
+	if hasCode(board.All(), CodeAuthorNotLinked) {
+		t.Fatal("also reported as not linked")
+	}
+}
+
 // An idle watcher sleeps: with every probe passing it probes once per Healthy interval.
 func TestIdleWatcherSleeps(t *testing.T) {
 	p := &fakeProber{err: map[string]error{}}

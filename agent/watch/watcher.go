@@ -330,7 +330,13 @@ func (w *Watcher) publish(now time.Time) {
 		if w.relinkNeeded(author) {
 			continue // package status reports it
 		}
-		add(codeFor(err), displayName(author, ""))
+		code := codeFor(err)
+		if code == CodeAuthorNotLinked && CheckUserID(w.cfg.System, author) != nil {
+			// Nobody can link as an id the clinical system could never have issued: the
+			// platform's Medical Record System User ID for this clinician is wrong.
+			code = CodeUserIDUnknown
+		}
+		add(code, displayName(author, ""))
 	}
 	for author := range w.role {
 		if !w.hasRecordsToFile(author) {
