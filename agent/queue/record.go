@@ -90,9 +90,6 @@ type body struct {
 	Digest []byte               `json:"digest"` // SHA-256 of the canonical document, to spot a resent job that changed
 }
 
-// Stuck reports whether the record waits for a person.
-func (r *Record) Stuck() bool { return r.State == NeedsAttention }
-
 // clone returns a deep copy of r that can be changed without touching r.
 func (r *Record) clone() *Record {
 	c := *r

@@ -20,7 +20,9 @@ func Endpoint(issuer string) oauth2.Endpoint {
 	return oauth2.Endpoint{AuthURL: issuer + "/authorize", TokenURL: issuer + "/oauth/token", AuthStyle: oauth2.AuthStyleInParams}
 }
 
-// LinkConfig returns the OAuth 2.0 client with which `wbagent link` signs a clinician in:
+// LinkConfig returns an OAuth 2.0 client that signs a clinician in to EMIS-X; tests and
+// tools use it (emisxtest). The product links through agent/link/signin, which reads the
+// endpoints from the issuer's discovery document instead of assuming them. The client is:
 // the authorization code grant with PKCE, for a public (secretless) desktop client, through
 // the system browser and a loopback redirect (RFC 8252), redirectURL being
 // http://127.0.0.1:PORT/callback on a port the linking process listens on. The flow:
