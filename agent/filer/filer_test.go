@@ -293,7 +293,7 @@ func TestStoppingReleasesAFilingInProgress(t *testing.T) {
 	}
 	last := r.Attempts[len(r.Attempts)-1]
 	if r.State != queue.Ready || !r.OutcomeUnknown || last.Outcome != "released" || last.Code != filer.CodeInterrupted {
-		t.Errorf("after stopping: %s, outcome unknown %t, last attempt %+v", r.State, r.OutcomeUnknown, last)
+		t.Errorf("after stopping: %s, outcome unknown %t, attempts %+v\n%s", r.State, r.OutcomeUnknown, r.Attempts, f.logs.String())
 	}
 }
 

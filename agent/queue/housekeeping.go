@@ -26,7 +26,7 @@ func (q *Queue) housekeeper() {
 		if next.IsZero() {
 			timer.Stop()
 		} else {
-			timer.Reset(max(time.Until(next), time.Millisecond))
+			timer.Reset(max(next.Sub(q.now()), time.Millisecond)) // the queue's clock, not the wall's
 		}
 		select {
 		case <-q.closing:

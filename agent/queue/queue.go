@@ -443,12 +443,13 @@ type staged struct {
 }
 
 // stage runs batch as one group: every operation against the same view of the queue, their
-// changes written to the log as one frame. An operation that fails is taken out and staged
-// on its own afterwards, so it gets its own error and the others still commit. Only the
-// commit leader calls stage.
+// changes written to the log as one frame. An operation that fails is taken out and the
+// group run again without it; it is answered with its own error, found at its place in the
+// order (it is not run again after the others: a claim that found nothing ready must not
+// take what an operation submitted after it released). Only the commit leader calls stage.
 func (q *Queue) stage(batch []*op) []*staged {
 	var out []*staged
-	var solos []*op
+	var refused []*staged
 	d := newDelta()
 	for len(batch) > 0 {
 		if err := q.ap.failed(); err != nil {
@@ -467,12 +468,8 @@ func (q *Queue) stage(batch []*op) []*staged {
 			out = append(out, q.chain(&staged{ops: batch, err: fmt.Errorf("commit: %w", err)}))
 			break
 		}
-		if failed >= 0 && len(batch) == 1 {
-			out = append(out, q.chain(&staged{ops: batch, err: failErr}))
-			break
-		}
 		if failed >= 0 {
-			solos = append(solos, batch[failed])
+			refused = append(refused, &staged{ops: []*op{batch[failed]}, err: failErr})
 			batch = append(batch[:failed:failed], batch[failed+1:]...)
 			continue
 		}
@@ -496,8 +493,10 @@ func (q *Queue) stage(batch []*op) []*staged {
 		out = append(out, q.chain(s))
 		break
 	}
-	for _, o := range solos {
-		out = append(out, q.stage([]*op{o})...)
+	// Answered after the group: a refusal may rest on the group's changes, so it is chained
+	// after them and fails with them if they do not reach the disk.
+	for _, r := range refused {
+		out = append(out, q.chain(r))
 	}
 	return out
 }

@@ -258,3 +258,61 @@ func TestMarkReportedChangesNoState(t *testing.T) {
 		t.Fatalf("unknown record: %v", err)
 	}
 }
+
+// An operation refused in a group is answered as of its place in the order the operations
+// were submitted: a claim that found nothing ready does not take a record released by an
+// operation submitted after it (the filer, stopping, would take back what it just released).
+func TestARefusedOperationKeepsItsPlaceInTheGroup(t *testing.T) {
+	f := newFixture(t)
+	f.to(Ready)
+	c, err := f.q.Claim(ctx, ClaimRequest{Owner: "filer", Lease: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hold the lead with an operation that waits, so that the claim and the release queue up
+	// behind it, in that order, and are staged as one group.
+	release := make(chan struct{})
+	holding := make(chan struct{})
+	go f.q.submit(ctx, &op{fn: func(*wtx, *delta) error {
+		close(holding)
+		<-release
+		return nil
+	}})
+	<-holding
+	waitQueued := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			f.q.wmu.Lock()
+			got := len(f.q.waiting)
+			f.q.wmu.Unlock()
+			if got == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d operations queued, want %d", got, n)
+			}
+		}
+	}
+	claimed := make(chan error, 1)
+	go func() {
+		_, err := f.q.Claim(ctx, ClaimRequest{Owner: "filer", Lease: time.Minute})
+		claimed <- err
+	}()
+	waitQueued(2)
+	released := make(chan error, 1)
+	go func() {
+		_, err := f.q.FailFiling(ctx, c.Ticket, Failure{Disposition: Release, Code: "interrupted"})
+		released <- err
+	}()
+	waitQueued(3)
+	close(release)
+	if err := <-claimed; !errors.Is(err, ErrNothingReady) {
+		t.Errorf("claim queued before the release: %v, want ErrNothingReady", err)
+	}
+	if err := <-released; err != nil {
+		t.Fatal(err)
+	}
+	if r, err := f.q.Get(c.Ticket.ID); err != nil || r.State != Ready {
+		t.Errorf("after the release: %v, %v; want ready", r, err)
+	}
+}
