@@ -2,7 +2,6 @@ package queue
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -46,12 +45,11 @@ type AuditEntry struct {
 // commit is simply never used.
 func (q *Queue) sealAudit(e *AuditEntry) (key, value []byte, err error) {
 	e.Seq = q.auditSeq.Add(1)
-	pt, err := json.Marshal(e)
-	if err != nil {
-		return nil, nil, fmt.Errorf("audit: encode: %w", err)
-	}
+	buf := getBuf()
+	defer putBuf(buf)
+	*buf = appendAudit((*buf)[:0], e)
 	key = auditKey(e.RecordID, e.Seq)
-	return key, q.sealer.Seal(nil, pt, ad(key)), nil
+	return key, q.sealer.Seal(nil, *buf, ad(key)), nil
 }
 
 // appendAudit adds e to the trail through t.
@@ -87,9 +85,9 @@ func (q *Queue) Audit(after, id uint64, fn func(AuditEntry) error) error {
 			if err != nil {
 				return fmt.Errorf("queue: audit %d: %w", seq, err)
 			}
-			var e AuditEntry
-			if err := json.Unmarshal(pt, &e); err != nil {
-				return fmt.Errorf("queue: audit %d: decode: %w", seq, err)
+			e, err := decodeAudit(pt)
+			if err != nil {
+				return fmt.Errorf("queue: audit %d: %w", seq, err)
 			}
 			entries = append(entries, e)
 		}

@@ -6,10 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/writeback-agent/wbagent/agent/writeback"
@@ -146,10 +146,10 @@ func (q *Queue) prepare(s Submission, by Actor) (*prepared, error) {
 	if err := stage.sync(); err != nil {
 		return nil, fmt.Errorf("sync attachments: %w", err)
 	}
-	pt, digest, err := encodeBody(&doc)
-	if err != nil {
-		return nil, err
-	}
+	pt, digest := encodeBody(&doc)
+	sealedBody := q.sealer.Seal(nil, pt, ad(recordKey(stage.id, kindBody)))
+	digest = slices.Clone(digest) // it shares pt's memory, cleared next
+	clear(pt)                     // the plaintext names the patient
 	now := q.now().UTC()
 	p := &prepared{
 		stage: stage,
@@ -163,9 +163,10 @@ func (q *Queue) prepare(s Submission, by Actor) (*prepared, error) {
 			Attachments: refs,
 			Version:     1,
 		},
-		body:   q.sealer.Seal(nil, pt, ad(recordKey(stage.id, kindBody))),
+		body:   sealedBody,
 		digest: digest,
 	}
+	var err error
 	if p.sealed, err = q.sealRecord(p.rec); err != nil {
 		return nil, err
 	}
@@ -181,26 +182,22 @@ func (q *Queue) prepare(s Submission, by Actor) (*prepared, error) {
 
 // encodeBody encodes the body of a record: the document, and a digest of its content
 // (attachments by their hashes) to recognise a job sent again with changed content.
-func encodeBody(doc *writeback.Writeback) (pt, digest []byte, err error) {
-	docJSON, err := json.Marshal(doc)
-	if err != nil {
-		return nil, nil, fmt.Errorf("encode document: %w", err)
-	}
+func encodeBody(doc *writeback.Writeback) (pt, digest []byte) {
+	// appendBody's layout with the digest filled in afterwards: the digest covers the
+	// document's encoding, so the document is encoded once.
+	const head = 2 + sha256.Size
+	pt = make([]byte, head, head+len(doc.Summary)+512)
+	pt[0], pt[1] = encBodyV1, sha256.Size
+	e := encoder{b: pt}
+	e.document(doc)
+	pt = e.b
 	h := sha256.New()
-	h.Write(docJSON)
+	h.Write(pt[head:])
 	for _, a := range doc.Attachments {
 		h.Write(a.SHA256)
 	}
-	digest = h.Sum(nil)
-	// The same bytes json.Marshal(body{doc, digest}) would give, without encoding the
-	// document twice.
-	pt = make([]byte, 0, len(docJSON)+80)
-	pt = append(pt, `{"doc":`...)
-	pt = append(pt, docJSON...)
-	pt = append(pt, `,"digest":"`...)
-	pt = base64.StdEncoding.AppendEncode(pt, digest)
-	pt = append(pt, `"}`...)
-	return pt, digest, nil
+	digest = h.Sum(pt[2:2:head])
+	return pt, digest
 }
 
 // stageInline writes a base64 attachment held in memory through the stage.
@@ -231,9 +228,9 @@ func (q *Queue) insert(t *wtx, d *delta, p *prepared) (Result, error) {
 			if err != nil {
 				return Result{}, fmt.Errorf("record %d: %w", id, err)
 			}
-			var b body
-			if err := json.Unmarshal(pt, &b); err != nil {
-				return Result{}, fmt.Errorf("record %d: decode body: %w", id, err)
+			b, err := decodeBody(pt, true)
+			if err != nil {
+				return Result{}, fmt.Errorf("record %d: %w", id, err)
 			}
 			res.Conflict = !bytes.Equal(b.Digest, p.digest)
 		}

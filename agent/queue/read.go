@@ -3,7 +3,6 @@ package queue
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -64,9 +63,9 @@ func (q *Queue) document(id uint64) (*writeback.Writeback, error) {
 	if err != nil {
 		return nil, err
 	}
-	var b body
-	if err := json.Unmarshal(pt, &b); err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
+	b, err := decodeBody(pt, false)
+	if err != nil {
+		return nil, err
 	}
 	return b.Doc, nil
 }

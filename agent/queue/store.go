@@ -2,7 +2,6 @@ package queue
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 )
 
@@ -56,11 +55,11 @@ func (q *Queue) openRecord(id uint64, sealed []byte, buf []byte) (*Record, []byt
 	if err != nil {
 		return nil, buf, fmt.Errorf("record %d: %w", id, err)
 	}
-	var r Record
-	if err := json.Unmarshal(pt, &r); err != nil {
-		return nil, pt, fmt.Errorf("record %d: decode: %w", id, err)
+	r, err := decodeRecord(pt)
+	if err != nil {
+		return nil, pt, fmt.Errorf("record %d: %w", id, err)
 	}
-	return &r, pt, nil
+	return r, pt, nil
 }
 
 // getRecord returns a copy of a record an operation may change: from the index's cache for
@@ -95,11 +94,10 @@ func (q *Queue) readRecord(id uint64) (*Record, error) {
 
 // sealRecord encodes and seals a record for its key.
 func (q *Queue) sealRecord(r *Record) ([]byte, error) {
-	pt, err := json.Marshal(r)
-	if err != nil {
-		return nil, fmt.Errorf("record %d: encode: %w", r.ID, err)
-	}
-	return q.sealer.Seal(nil, pt, ad(recordKey(r.ID, kindRecord))), nil
+	buf := getBuf()
+	defer putBuf(buf)
+	*buf = appendRecord((*buf)[:0], r)
+	return q.sealer.Seal(nil, *buf, ad(recordKey(r.ID, kindRecord))), nil
 }
 
 // putRecord writes a record and notes in d how it moved from prev ("" for a new record).
