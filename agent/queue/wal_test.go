@@ -3,6 +3,7 @@ package queue
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -122,7 +123,11 @@ func TestLoggedWritesSurviveACrashBeforeTheyReachTheDatabase(t *testing.T) {
 
 	for name, damage := range map[string]func(seg string){
 		"crash":                      func(string) {},
-		"crash tearing a last write": func(seg string) { appendTo(t, seg, []byte{0, 0, 1, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3}) },
+		"crash tearing a last write": func(seg string) { writeAfterFrames(t, seg, []byte{0, 0, 1, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3}) },
+		"crash tearing a last write that grew the file": func(seg string) {
+			truncateToFrames(t, seg)
+			writeAfterFrames(t, seg, []byte{0, 0, 1, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3})
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := crashCopy(t, f.dir)
@@ -156,14 +161,44 @@ func TestLoggedWritesSurviveACrashBeforeTheyReachTheDatabase(t *testing.T) {
 	}
 }
 
-func appendTo(t *testing.T, path string, b []byte) {
+// framesEnd returns the offset just after the last frame of a log file (where the
+// preallocated zeros start).
+func framesEnd(t *testing.T, path string) int64 {
 	t.Helper()
-	fh, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := 0
+	for off+walFrameHeader <= len(b) {
+		l := int(binary.BigEndian.Uint32(b[off:]))
+		if l == 0 {
+			break
+		}
+		off += walFrameHeader + l
+	}
+	return int64(off)
+}
+
+// writeAfterFrames writes b just after the last frame: a write the crash cut short.
+func writeAfterFrames(t *testing.T, path string, b []byte) {
+	t.Helper()
+	end := framesEnd(t, path)
+	fh, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fh.Close()
-	if _, err := fh.Write(b); err != nil {
+	if _, err := fh.WriteAt(b, end); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// truncateToFrames cuts the preallocated zeros off a log file, as on a file system that
+// cannot preallocate.
+func truncateToFrames(t *testing.T, path string) {
+	t.Helper()
+	if err := os.Truncate(path, framesEnd(t, path)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -185,6 +220,39 @@ func TestDamagedLogIsRefused(t *testing.T) {
 	_, err := Open(Options{Dir: dir, Key: f.key})
 	if err == nil || !strings.Contains(err.Error(), "damaged") {
 		t.Fatalf("open with a damaged log: %v", err)
+	}
+}
+
+// The zeros after the last frame are the end of the log only if nothing but zeros follows:
+// a frame header wiped to zeros with frames after it is damage, not the end.
+func TestZerosInsideTheLogAreDamage(t *testing.T) {
+	f := newFixture(t)
+	release := stallApplier(f.q)
+	defer release()
+	for _, job := range []string{"a", "b", "c"} {
+		f.enqueue(job)
+	}
+	for name, damage := range map[string]func(b []byte){
+		"first frame's header wiped": func(b []byte) { clear(b[:walFrameHeader]) },
+		"stray bytes in the zeros":   func(b []byte) { b[len(b)-1] = 1 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := crashCopy(t, f.dir)
+			seg := lastSegment(t, dir)
+			b, err := os.ReadFile(seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if int64(len(b)) <= framesEnd(t, seg) {
+				t.Skip("this file system does not preallocate")
+			}
+			damage(b)
+			os.WriteFile(seg, b, 0o600)
+			_, err = Open(Options{Dir: dir, Key: f.key})
+			if err == nil || !strings.Contains(err.Error(), "damaged") {
+				t.Fatalf("open: %v, want damaged", err)
+			}
+		})
 	}
 }
 

@@ -1,6 +1,8 @@
 package queue
 
 import (
+	"maps"
+
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -52,8 +54,9 @@ func (t *wtx) put(bucket byte, key, value []byte) error {
 		b.FillPercent = recordsFill
 		return b.Put(key, value)
 	}
-	t.local[overlayKey(bucket, key)] = len(t.muts)
-	t.muts = append(t.muts, mutation{bucket: bucket, key: key, value: value})
+	ok := overlayKey(bucket, key)
+	t.local[ok] = len(t.muts)
+	t.muts = append(t.muts, mutation{bucket: bucket, key: key, value: value, okey: ok})
 	t.size += len(key) + len(value)
 	return nil
 }
@@ -62,8 +65,9 @@ func (t *wtx) del(bucket byte, key []byte) error {
 	if t.direct() {
 		return t.view.Bucket(bucketName(bucket)).Delete(key)
 	}
-	t.local[overlayKey(bucket, key)] = len(t.muts)
-	t.muts = append(t.muts, mutation{bucket: bucket, key: key, del: true})
+	ok := overlayKey(bucket, key)
+	t.local[ok] = len(t.muts)
+	t.muts = append(t.muts, mutation{bucket: bucket, key: key, del: true, okey: ok})
 	t.size += len(key)
 	return nil
 }
@@ -73,6 +77,7 @@ func (t *wtx) del(bucket byte, key []byte) error {
 type overlay struct {
 	m     map[string]overlayVal
 	bytes int
+	peak  int // most entries m has held since it was made
 }
 
 type overlayVal struct {
@@ -87,8 +92,9 @@ func (o *overlay) get(k string) ([]byte, bool) {
 
 // add records a logged group. Caller holds applyMu for writing.
 func (o *overlay) add(g *group) {
-	for _, m := range g.muts {
-		k := overlayKey(m.bucket, m.key)
+	for i := range g.muts {
+		m := &g.muts[i]
+		k := m.overlayKey()
 		if old, ok := o.m[k]; ok {
 			o.bytes -= len(k) + len(old.value)
 		}
@@ -99,18 +105,26 @@ func (o *overlay) add(g *group) {
 		o.m[k] = v
 		o.bytes += len(k) + len(v.value)
 	}
+	o.peak = max(o.peak, len(o.m))
 }
 
 // drop forgets the changes of applied groups, unless a later group changed the key again.
 // Caller holds applyMu for writing.
 func (o *overlay) drop(gs []*group) {
 	for _, g := range gs {
-		for _, m := range g.muts {
-			k := overlayKey(m.bucket, m.key)
+		for i := range g.muts {
+			k := g.muts[i].overlayKey()
 			if v, ok := o.m[k]; ok && v.seq <= g.seq {
 				o.bytes -= len(k) + len(v.value)
 				delete(o.m, k)
 			}
 		}
+	}
+	// A map that keeps taking inserts and deletes fills with tombstones and its lookups
+	// slow down; once it holds a small part of what it held, start a new one.
+	if len(o.m) <= o.peak/4 && o.peak >= 1024 {
+		m := make(map[string]overlayVal, 2*len(o.m))
+		maps.Copy(m, o.m)
+		o.m, o.peak = m, len(m)
 	}
 }
