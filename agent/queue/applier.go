@@ -1,7 +1,10 @@
 package queue
 
 import (
+	"bytes"
+	"cmp"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -170,24 +173,45 @@ func (q *Queue) applyGroups(gs []*group) error {
 	return q.db.Update(func(tx *bolt.Tx) error { return applyToTx(tx, gs) })
 }
 
+// applyToTx writes the groups' changes through tx: only the last change of each key (a
+// record changes several times in a batch as it moves through its states), in key order
+// (bbolt then walks each page once, appending where keys are new).
 func applyToTx(tx *bolt.Tx, gs []*group) error {
 	records, jobs := tx.Bucket(bucketRecords), tx.Bucket(bucketJobs)
 	records.FillPercent = recordsFill
+	n := 0
 	for _, g := range gs {
-		for _, m := range g.muts {
-			b := records
-			if m.bucket == walBucketJobs {
-				b = jobs
-			}
-			var err error
-			if m.del {
-				err = b.Delete(m.key)
-			} else {
-				err = b.Put(m.key, m.value)
-			}
-			if err != nil {
-				return fmt.Errorf("group %d: %w", g.seq, err)
-			}
+		n += len(g.muts)
+	}
+	muts := make([]*mutation, 0, n)
+	for _, g := range gs {
+		for i := range g.muts {
+			muts = append(muts, &g.muts[i])
+		}
+	}
+	// Stable: of the changes to one key, the latest stays last.
+	slices.SortStableFunc(muts, func(a, b *mutation) int {
+		if c := cmp.Compare(a.bucket, b.bucket); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.key, b.key)
+	})
+	for i, m := range muts {
+		if i+1 < len(muts) && muts[i+1].bucket == m.bucket && bytes.Equal(muts[i+1].key, m.key) {
+			continue // changed again later in the batch
+		}
+		b := records
+		if m.bucket == walBucketJobs {
+			b = jobs
+		}
+		var err error
+		if m.del {
+			err = b.Delete(m.key)
+		} else {
+			err = b.Put(m.key, m.value)
+		}
+		if err != nil {
+			return fmt.Errorf("groups %d-%d: %w", gs[0].seq, gs[len(gs)-1].seq, err)
 		}
 	}
 	return tx.Bucket(bucketMeta).Put(keyWALApplied, u64(gs[len(gs)-1].seq))

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/writeback-agent/wbagent/agent/writeback"
 )
@@ -294,4 +297,48 @@ func TestAppliedLogFilesAreRemoved(t *testing.T) {
 	if len(firsts) > 2 {
 		t.Fatalf("%d log files kept after everything was applied", len(firsts))
 	}
+}
+
+// The applier writes only the last change of each key in a batch, whatever the order of
+// puts and deletes.
+func TestApplyingABatchKeepsTheLastChangeOfEachKey(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	put := func(k, v string) mutation {
+		return mutation{bucket: walBucketRecords, key: []byte(k), value: []byte(v)}
+	}
+	del := func(k string) mutation { return mutation{bucket: walBucketRecords, key: []byte(k), del: true} }
+	gs := []*group{
+		{seq: 1, muts: []mutation{put("a", "1"), put("b", "1"), put("c", "1"), {bucket: walBucketJobs, key: []byte("a"), value: []byte("job")}}},
+		{seq: 2, muts: []mutation{put("a", "2"), del("b"), put("d", "2")}},
+		{seq: 3, muts: []mutation{put("a", "3"), put("b", "3"), del("d")}},
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketRecords, bucketJobs, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return applyToTx(tx, gs)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.View(func(tx *bolt.Tx) error {
+		got := map[string]string{}
+		tx.Bucket(bucketRecords).ForEach(func(k, v []byte) error { got[string(k)] = string(v); return nil })
+		if want := map[string]string{"a": "3", "b": "3", "c": "1"}; !maps.Equal(got, want) {
+			t.Errorf("records bucket %v, want %v", got, want)
+		}
+		if v := tx.Bucket(bucketJobs).Get([]byte("a")); string(v) != "job" {
+			t.Errorf("jobs bucket: %q", v)
+		}
+		if v := tx.Bucket(bucketMeta).Get(keyWALApplied); bytesToID(v) != 3 {
+			t.Errorf("applied %d, want 3", bytesToID(v))
+		}
+		return nil
+	})
 }
