@@ -177,10 +177,10 @@ type wal struct {
 	mu       sync.Mutex // guards everything below
 	f        *os.File
 	old      []*os.File // files left by rotation, closed by release
-	size     int64 // bytes of frames in f
-	alloc    int64 // f is preallocated up to here
-	segments []uint64 // first group number of each file, oldest first; the last is f's
-	written  uint64   // the last group written
+	size     int64      // bytes of frames in f
+	alloc    int64      // f is preallocated up to here
+	segments []uint64   // first group number of each file, oldest first; the last is f's
+	written  uint64     // the last group written
 	buf      []byte
 }
 
