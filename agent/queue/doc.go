@@ -14,8 +14,10 @@
 // group applied in the same transaction; until then an in-memory overlay serves them to
 // readers, and after a crash they are applied again at open (wal.go, applier.go). The
 // bbolt freelist is not synced (it is rebuilt on open), pages are 16 KiB, and the file is
-// compacted when the queue is idle and mostly free pages.
-
+// compacted when the queue is idle and mostly free pages. The log's files are
+// preallocated, so that its syncs flush data and no file size (wal.go); the applier writes
+// only the last change of each key in a batch, in key order.
+//
 // Confidentiality: record metadata, document bodies and audit entries are sealed with
 // AES-256-GCM bound to their key (see package seal); attachments are encrypted files of
 // their own in the blobs folder, written and synced before the record that names them is
@@ -28,6 +30,9 @@
 //	         id(8) 1        → sealed body       (the document; deleted by retention)
 //	         id(8) 2 seq(8) → sealed AuditEntry (append-only trail of the record)
 //	jobs     jobId → id(8)                      (idempotency on the source's job id)
+//
+// Before sealing, records, bodies and audit entries are in a compact binary encoding whose
+// first byte names it (codec.go); values written as JSON by earlier builds are still read.
 //
 // The write-ahead log (DATA/wal) holds the same keys and sealed values until they are
 // applied. Every sealed value's associated data is "wbagent/records" and its key. A record's values
