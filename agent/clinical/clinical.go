@@ -14,6 +14,7 @@ package clinical
 
 import (
 	"context"
+	"io"
 	"time"
 )
 
@@ -26,7 +27,8 @@ type System interface {
 	FindPatients(ctx context.Context, clinicalUserID, nhsNumber string) ([]Patient, error)
 	// File files a writeback into a patient's record as a new consultation with the given
 	// GUID. An error with OutcomeUnknown set may hide a filing that happened: look the GUID up
-	// with FindConsultation before filing again.
+	// with FindConsultation before filing again. File returns once it has closed every
+	// attachment reader it opened.
 	File(ctx context.Context, f *Filing) (Consultation, error)
 	// FindConsultation looks up the consultation with the GUID in the patient's record. It
 	// returns an error of kind ErrConsultationNotFound when the record has none.
@@ -64,11 +66,28 @@ type Code struct {
 	Unit      string
 }
 
-// Attachment is a file to attach, with its content (already checked and read whole).
+// Attachment is a file to attach. Its content is not held in memory: the adapter opens it
+// while it sends the filing and streams it into the request, so that an attachment of many
+// megabytes costs a small buffer, not copies of itself.
 type Attachment struct {
 	FileName  string
 	MediaType string
-	Content   []byte
+	// Size is the content's exact length in bytes, or -1 if it is not known. An adapter may
+	// announce the request's length from it, and fails the filing (see Open) if the content
+	// turns out longer or shorter.
+	Size int64
+	// Open returns a new reader of the content from its start. It may be called more than
+	// once for one filing (a request sent again reads the content again) and from another
+	// goroutine than File's; every reader it returns is closed.
+	//
+	// The content is authentic only once its reader has returned io.EOF: a reader over the
+	// agent's sealed store authenticates each chunk as it goes and checks the length and
+	// hash at the end, returning an error instead of io.EOF if the content was altered. An
+	// adapter therefore reads it to io.EOF before it lets the clinical system see a complete
+	// request, and aborts the request if Open or the reader fails: File then fails with
+	// CauseAttachmentUnreadable (see there). The errors of Open and of its readers must
+	// carry no patient data, like this package's own.
+	Open func() (io.ReadCloser, error)
 }
 
 // Consultation identifies a filed consultation.

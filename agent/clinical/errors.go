@@ -58,6 +58,18 @@ const (
 	ErrBadRequest Kind = "bad-request"
 )
 
+// CauseAttachmentUnreadable is the Cause of a filing that failed because an attachment could
+// not be read to its end (Attachment.Open or its reader failed, or the content was not of its
+// Size): the adapter aborted the request while sending it, so the clinical system never
+// received a complete one. The Error's Kind is ErrTransient and it wraps the reader's error.
+//
+// Its outcome is nevertheless reported unknown (OutcomeUnknown), as for any request that
+// failed once it may have reached the system: that the system files nothing from a body cut
+// short is how any sound server behaves, not something the agent can verify from its side,
+// and the cost of that caution is one look-up by GUID. Retrying cannot mend damaged
+// content: the caller, which supplied the reader, decides whether it can.
+const CauseAttachmentUnreadable = "attachment-unreadable"
+
 // Error is a failed operation on the clinical system. It never carries patient data.
 type Error struct {
 	Op    string // the operation, e.g. "FileRecord"

@@ -2,6 +2,7 @@ package filer_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -608,4 +609,65 @@ func TestExpiredAccessTokenIsRefreshedWithoutPausing(t *testing.T) {
 	if h := f.health(author); h.Health != filer.Healthy {
 		t.Errorf("author %+v", h)
 	}
+}
+
+// damageOnFile damages an attachment file as the next filing starts, before the adapter
+// streams the attachment into its request, and counts the filings.
+type damageOnFile struct {
+	clinical.System
+	mu     sync.Mutex
+	damage func()
+	files  int
+}
+
+func (d *damageOnFile) File(ctx context.Context, f *clinical.Filing) (clinical.Consultation, error) {
+	d.mu.Lock()
+	d.files++
+	damage := d.damage
+	d.damage = nil
+	d.mu.Unlock()
+	if damage != nil {
+		damage()
+	}
+	return d.System.File(ctx, f)
+}
+
+func (d *damageOnFile) count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.files
+}
+
+// TestAttachmentDamagedWhileFilingIntoThePractice: the EMIS-X adapter finds the attachment
+// damaged as it streams it into FileRecord. The request is aborted, the practice files
+// nothing, and the record needs attention with the damaged-attachment reason, its outcome
+// unknown, after one attempt.
+func TestAttachmentDamagedWhileFilingIntoThePractice(t *testing.T) {
+	p := newPractice(t)
+	sys := &damageOnFile{System: p.client}
+	f := newFixture(t, sys, options{config: func(c *filer.Config) { c.Checks = checks.DefaultPolicy(p.ods()) }})
+	author := p.link(p.filers()[0])
+	pt := p.plainPatients()[0]
+	id := f.enqueueJSON(exampleFor(t, p.ods(), "job-1", author, pt, pt.FamilyName))
+	f.waitState(id, queue.NeedsConfirmation)
+	path := f.blob()
+	sys.mu.Lock()
+	sys.damage = func() { alter(t, path) }
+	sys.mu.Unlock()
+	f.confirm(id, false)
+	r := f.waitState(id, queue.NeedsAttention)
+	if r.Reason == nil || r.Reason.Code != filer.CodeAttachmentDamaged || !r.OutcomeUnknown || outcomes(r) != "attention" {
+		t.Errorf("reason %+v, outcome unknown %t, attempts %s; want %s, unknown, one attempt",
+			r.Reason, r.OutcomeUnknown, outcomes(r), filer.CodeAttachmentDamaged)
+	}
+	if a := r.Attempts[len(r.Attempts)-1]; a.Detail != "FileRecord: outcome unknown" {
+		t.Errorf("attempt detail %q", a.Detail)
+	}
+	if n := sys.count(); n != 1 {
+		t.Errorf("%d filings, want 1", n)
+	}
+	if n := len(p.consultations()); n != 0 {
+		t.Errorf("%d consultations in the record", n)
+	}
+	f.assertNoPatientData()
 }

@@ -1,9 +1,11 @@
 package filer
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/writeback-agent/wbagent/agent/checks"
@@ -48,7 +50,7 @@ func (e *Engine) file(ctx context.Context, c *queue.Claim) {
 // attempt tries to file a record: it finds the patient again, looks the consultation up
 // first if an earlier attempt may have filed it, checks the patient again and files.
 func (e *Engine) attempt(ctx context.Context, r *queue.Record) (queue.FilingOutcome, *queue.Failure) {
-	doc, content, reason := e.documentOf(r)
+	doc, reason := e.documentOf(r)
 	if reason != nil {
 		return queue.FilingOutcome{}, e.attention(r, reason)
 	}
@@ -75,9 +77,20 @@ func (e *Engine) attempt(ctx context.Context, r *queue.Record) (queue.FilingOutc
 	if f != nil {
 		return queue.FilingOutcome{}, e.attention(r, failureReason(f))
 	}
-	c, err := e.cfg.System.File(ctx, filing(r, doc, content, patient.ID, guid))
+	reads := &attachmentReads{}
+	c, err := e.cfg.System.File(ctx, filing(r, doc, e.attachments(r, reads), patient.ID, guid))
 	if err == nil {
 		return queue.FilingOutcome{ConsultationGUID: guid, ConsultationID: c.ID}, nil
+	}
+	if i, derr := reads.failure(); derr != nil {
+		// An attachment was found damaged while it was being sent (after documentOf read it
+		// whole): retrying cannot mend it. The filing was aborted, but its outcome is what the
+		// clinical system says (unknown, for a request cut short): the record keeps it, so
+		// that whoever puts it right is told to look in the record first.
+		ce := asClinical("File", err)
+		f := e.attention(r, damaged(r, i, derr))
+		f.Detail, f.OutcomeUnknown = ce.Detail(), ce.OutcomeUnknown
+		return queue.FilingOutcome{}, f
 	}
 	if !errors.Is(err, clinical.ErrDuplicateConsultation) {
 		return queue.FilingOutcome{}, e.failure(r, asClinical("File", err))
@@ -100,37 +113,93 @@ func (e *Engine) lookUp(ctx context.Context, r *queue.Record, patientID, guid st
 	return queue.FilingOutcome{ConsultationGUID: guid, ConsultationID: c.ID}, err
 }
 
-// documentOf returns a record's document and its attachments' content, read to the end and
-// so authenticated, or the reason they cannot be read.
-func (e *Engine) documentOf(r *queue.Record) (*writeback.Writeback, [][]byte, *queue.Reason) {
+// documentOf returns a record's document, having read its attachments to the end (so
+// authenticated, at the cost of a read of each, never held in memory), or the reason it
+// cannot be filed: a damaged attachment is found here, before anything is sent.
+func (e *Engine) documentOf(r *queue.Record) (*writeback.Writeback, *queue.Reason) {
 	doc, err := e.cfg.Queue.Document(r.ID)
 	if err != nil {
-		return nil, nil, unreadable(err)
+		return nil, unreadable(err)
 	}
-	content := make([][]byte, len(r.Attachments))
-	for i, a := range r.Attachments {
-		var buf bytes.Buffer
-		buf.Grow(int(a.Size))
-		if _, err := e.readAttachment(r.ID, i, &buf); err != nil {
-			return nil, nil, damaged(r, i, err)
+	for i := range r.Attachments {
+		if _, err := e.readAttachment(r.ID, i, io.Discard); err != nil {
+			return nil, damaged(r, i, err)
 		}
-		content[i] = buf.Bytes()
 	}
-	return doc, content, nil
+	return doc, nil
 }
 
-func filing(r *queue.Record, doc *writeback.Writeback, content [][]byte, patientID, guid string) *clinical.Filing {
+func filing(r *queue.Record, doc *writeback.Writeback, atts []clinical.Attachment, patientID, guid string) *clinical.Filing {
 	f := &clinical.Filing{
 		ClinicalUserID: r.Author, PatientID: patientID, ConsultationGUID: guid,
-		Date: doc.CreatedAt, PfsVisible: r.PfsVisible, Summary: doc.Summary,
+		Date: doc.CreatedAt, PfsVisible: r.PfsVisible, Summary: doc.Summary, Attachments: atts,
 	}
 	for _, c := range doc.Codes {
 		f.Codes = append(f.Codes, clinical.Code{ConceptID: c.Code, Term: c.Display, Value: c.Value, Unit: c.Unit})
 	}
-	for i, a := range r.Attachments {
-		f.Attachments = append(f.Attachments, clinical.Attachment{FileName: a.FileName, MediaType: a.MediaType, Content: content[i]})
-	}
 	return f
+}
+
+// attachments returns the record's attachments for the clinical system to stream from the
+// queue as it sends the filing. A failure to open or read one is kept in reads.
+func (e *Engine) attachments(r *queue.Record, reads *attachmentReads) []clinical.Attachment {
+	atts := make([]clinical.Attachment, len(r.Attachments))
+	for i, a := range r.Attachments {
+		atts[i] = clinical.Attachment{FileName: a.FileName, MediaType: a.MediaType, Size: a.Size,
+			Open: func() (io.ReadCloser, error) {
+				rc, err := e.cfg.Queue.OpenAttachment(r.ID, i)
+				if err != nil {
+					reads.fail(i, err)
+					return nil, err
+				}
+				return &watchedReader{rc: rc, index: i, reads: reads}, nil
+			}}
+	}
+	return atts
+}
+
+// attachmentReads keeps the first attachment that could not be read during a filing.
+type attachmentReads struct {
+	mu    sync.Mutex
+	index int
+	err   error
+}
+
+func (a *attachmentReads) fail(i int, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.err == nil {
+		a.index, a.err = i, err
+	}
+}
+
+// failure returns the attachment that could not be read and why; a nil error if none.
+func (a *attachmentReads) failure() (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.index, a.err
+}
+
+// watchedReader reports to reads the error its attachment reader fails with (io.EOF is
+// success), unless it was closed first: a read cut short by Close is not damage.
+type watchedReader struct {
+	rc     io.ReadCloser
+	index  int
+	reads  *attachmentReads
+	closed atomic.Bool
+}
+
+func (w *watchedReader) Read(p []byte) (int, error) {
+	n, err := w.rc.Read(p)
+	if err != nil && err != io.EOF && !w.closed.Load() {
+		w.reads.fail(w.index, err)
+	}
+	return n, err
+}
+
+func (w *watchedReader) Close() error {
+	w.closed.Store(true)
+	return w.rc.Close()
 }
 
 // failure decides what to do about a failed attempt, pausing the author if their

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -56,6 +57,7 @@ func (b *syncBuffer) String() string {
 // fixture is a queue and an engine running on it, with a way to wait for records to move.
 type fixture struct {
 	t       testing.TB
+	dir     string // the queue's
 	q       *queue.Queue
 	eng     *filer.Engine
 	logs    *syncBuffer
@@ -74,7 +76,7 @@ type options struct {
 
 func newFixture(t testing.TB, sys clinical.System, opt options) *fixture {
 	t.Helper()
-	f := &fixture{t: t, logs: &syncBuffer{}, changed: make(chan struct{}, 1)}
+	f := &fixture{t: t, dir: t.TempDir(), logs: &syncBuffer{}, changed: make(chan struct{}, 1)}
 	key := make([]byte, 32)
 	rand.Read(key)
 	if opt.retry == (queue.RetryPolicy{}) {
@@ -83,7 +85,7 @@ func newFixture(t testing.TB, sys clinical.System, opt options) *fixture {
 	var eng atomic.Pointer[filer.Engine]
 	var q atomic.Pointer[queue.Queue]
 	qq, err := queue.Open(queue.Options{
-		Dir: t.TempDir(), Key: key, Retry: opt.retry, LockTimeout: time.Second,
+		Dir: f.dir, Key: key, Retry: opt.retry, LockTimeout: time.Second,
 		OnChange: func(c []queue.Change) {
 			if e := eng.Load(); e != nil && opt.notify {
 				e.Notify()
@@ -255,7 +257,8 @@ func (f *fixture) assertNoPatientData() {
 	}
 }
 
-// fakeSystem is a clinical system in memory.
+// fakeSystem is a clinical system in memory. Like an adapter, File reads every attachment to
+// its end, and fails with clinical.CauseAttachmentUnreadable if one cannot be.
 type fakeSystem struct {
 	mu       sync.Mutex
 	patients []clinical.Patient
@@ -265,6 +268,10 @@ type fakeSystem struct {
 	lookups  []error          // errors FindConsultation returns before answering, in turn
 	filed    map[string]string
 	calls    map[string]int
+
+	// beforeFile, if set, runs as File starts: before it reads the attachments.
+	beforeFile func()
+	received   map[string][][]byte // attachments filed, by GUID
 }
 
 // fileResult is what one File call does: fail with err, having filed first if commit; if
@@ -278,7 +285,7 @@ type fileResult struct {
 func newFakeSystem() *fakeSystem {
 	return &fakeSystem{
 		patients: []clinical.Patient{{ID: "500001", NHSNumber: canaryNHS, FamilyName: canaryFamily, GivenNames: canaryGiven, DateOfBirth: canaryDOB, Registered: true}},
-		probe:    map[string]error{}, filed: map[string]string{}, calls: map[string]int{},
+		probe:    map[string]error{}, filed: map[string]string{}, calls: map[string]int{}, received: map[string][][]byte{},
 	}
 }
 
@@ -323,6 +330,18 @@ func (s *fakeSystem) File(ctx context.Context, f *clinical.Filing) (clinical.Con
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls["File"]++
+	if s.beforeFile != nil {
+		s.beforeFile()
+	}
+	var content [][]byte
+	for _, a := range f.Attachments {
+		b, err := readAttachment(a)
+		if err != nil {
+			return clinical.Consultation{}, &clinical.Error{Op: "FileRecord", Kind: clinical.ErrTransient,
+				Cause: clinical.CauseAttachmentUnreadable, OutcomeUnknown: true, Err: err}
+		}
+		content = append(content, b)
+	}
 	if len(s.file) > 0 {
 		r := s.file[0]
 		s.file = s.file[1:]
@@ -342,7 +361,28 @@ func (s *fakeSystem) File(ctx context.Context, f *clinical.Filing) (clinical.Con
 	}
 	id := fmt.Sprint(900000 + len(s.filed))
 	s.filed[f.ConsultationGUID] = id
+	s.received[f.ConsultationGUID] = content
 	return clinical.Consultation{GUID: f.ConsultationGUID, ID: id}, nil
+}
+
+// readAttachment reads an attachment to its end, as an adapter streams it.
+func readAttachment(a clinical.Attachment) ([]byte, error) {
+	rc, err := a.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err == nil && int64(len(b)) != a.Size {
+		err = fmt.Errorf("%d bytes, not %d", len(b), a.Size)
+	}
+	return b, err
+}
+
+func (s *fakeSystem) attachmentsFiled(guid string) [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.received[guid]
 }
 
 func (s *fakeSystem) FindConsultation(_ context.Context, _, _, guid string) (clinical.Consultation, error) {

@@ -1,7 +1,6 @@
 package emisx
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,7 +27,7 @@ type call struct {
 	method string
 	path   string
 	query  url.Values
-	body   []byte // JSON; nil for a GET
+	body   *streamedBody // JSON; nil for a GET
 	// mutates is set for FileRecord: a failure without a clear refusal leaves its outcome
 	// unknown.
 	mutates bool
@@ -36,7 +35,8 @@ type call struct {
 
 // do sends c as clinician user and decodes a successful answer into out (unless nil). When
 // the API refuses the token as expired and Sessions can expire it, do retries once with a
-// refreshed one: a refused call changed nothing.
+// refreshed one: a refused call changed nothing. The retry is a new request, whose body is
+// streamed anew from the start (the attachments opened again).
 func (cl *Client) do(ctx context.Context, user string, c call, out any) error {
 	err := cl.once(ctx, user, c, out)
 	if exp, ok := cl.cfg.Sessions.(TokenExpirer); ok && errors.Is(err, clinical.ErrTokenExpired) {
@@ -57,25 +57,46 @@ func (cl *Client) once(ctx context.Context, user string, c call, out any) error 
 	if len(c.query) > 0 {
 		target += "?" + c.query.Encode()
 	}
-	var body io.Reader
-	if c.body != nil {
-		body = bytes.NewReader(c.body)
-	}
-	req, err := http.NewRequestWithContext(ctx, c.method, target, body)
+	req, err := http.NewRequestWithContext(ctx, c.method, target, nil)
 	if err != nil {
 		return &clinical.Error{Op: c.op, Kind: clinical.ErrBadRequest, Err: errors.New("cannot build the request")}
 	}
 	req.Header.Set("applicationId", cl.cfg.ApplicationID)
 	req.Header.Set("Accept", "application/json")
+	var up *upload
 	if c.body != nil {
+		up = c.body.upload()
+		// After the answer is read (deferred calls run last in, first out): what the server
+		// did not read of the body is not sent, and no attachment stays open.
+		defer up.finish()
+		// The transport may send the request again (a connection found closed before
+		// anything was written, a redirect): GetBody streams the body anew from its start.
+		req.GetBody = up.open
+		req.Body, _ = up.open()
+		req.ContentLength = c.body.length // -1: sent chunked
 		req.Header.Set("Content-Type", "application/json")
 	}
 	tok.SetAuthHeader(req)
 	resp, err := cl.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return &clinical.Error{Op: c.op, Kind: clinical.ErrTransient, OutcomeUnknown: c.mutates, Err: withoutURL(err)}
+		e := &clinical.Error{Op: c.op, Kind: clinical.ErrTransient, OutcomeUnknown: c.mutates, Err: withoutURL(err)}
+		if up == nil {
+			return e
+		}
+		if failure := up.finish(); failure != nil {
+			// An attachment could not be read to its end, so the body was cut short and the
+			// request aborted: the server never received a complete document. The outcome
+			// stays unknown all the same (see clinical.CauseAttachmentUnreadable): that a
+			// server files nothing from a truncated body is sound behaviour we expect, not a
+			// fact we can check from here, and wrongly ruling a filing out could file it twice
+			// where wrongly keeping it open costs one look-up by GUID.
+			e.Cause, e.Err = clinical.CauseAttachmentUnreadable, failure
+		}
+		return e
 	}
 	defer resp.Body.Close()
+	// An answer that came while the body was still being sent (a refusal before reading it)
+	// stands, whatever became of the rest of the body: it is what the server decided.
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return cl.refusal(c, resp)
 	}

@@ -1,9 +1,11 @@
 package emisx_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -36,7 +38,7 @@ func filing(user string, p fixtures.Patient, guid string) *clinical.Filing {
 			{ConceptID: "25064002", Term: "Headache"},
 			{ConceptID: "271649006", Term: "Systolic blood pressure", Value: &bp, Unit: "mm[Hg]"},
 		},
-		Attachments: []clinical.Attachment{{FileName: "photo.png", MediaType: "image/png", Content: png}},
+		Attachments: []clinical.Attachment{bytesAttachment("photo.png", "image/png", png)},
 	}
 }
 
@@ -222,6 +224,17 @@ func TestErrorsAreTyped(t *testing.T) {
 			_, err := s.h.client.File(ctx, f)
 			return err
 		}, kind: clinical.ErrBadRequest, cause: "filing-not-permitted"},
+		{name: "attachment that cannot be read to its end", act: func(s setup) error {
+			f := filing(s.user, s.h.patient(fixtures.FirstPatientNumber), clinical.ConsultationGUID("A12345", "job"))
+			f.Attachments[0].Open = func() (io.ReadCloser, error) {
+				return io.NopCloser(&failAfter{r: bytes.NewReader(png), n: 4, err: errors.New("tampered with")}), nil
+			}
+			_, err := s.h.client.File(ctx, f)
+			if n := len(s.h.consultations()); n != 0 {
+				s.h.t.Errorf("%d consultations filed", n)
+			}
+			return err
+		}, kind: clinical.ErrTransient, cause: clinical.CauseAttachmentUnreadable, outcomeUnknown: true},
 		{name: "unknown patient", act: func(s setup) error {
 			f := filing(s.user, s.h.patient(fixtures.FirstPatientNumber), clinical.ConsultationGUID("A12345", "job"))
 			f.PatientID = "999"

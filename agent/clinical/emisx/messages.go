@@ -72,10 +72,12 @@ type numericValue struct {
 	Units          string  `json:"units,omitempty"`
 }
 
+// attachment is an attachment without its content: a FileRecord body streams the content,
+// base64-encoded, into the message's attachmentData (body.go), and the adapter reads no
+// answer's content.
 type attachment struct {
 	codedItem
 	Title               string `json:"title,omitempty"`
-	AttachmentData      string `json:"attachmentData,omitempty"` // base64
 	PfsVisible          bool   `json:"pfsVisible"`
 	PfsVisibleSpecified bool   `json:"pfsVisibleSpecified"`
 }

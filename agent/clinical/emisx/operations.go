@@ -2,8 +2,6 @@ package emisx
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -111,12 +109,17 @@ func patient(id string, d demographics) clinical.Patient {
 // File files the writeback with FileRecord, then reads the consultation back for the id
 // EMIS gave it (FileRecord answers 204 without a body). A failed read-back does not undo a
 // filing: the consultation is then returned without its id.
+//
+// The attachments are streamed into the request as it is sent (see body.go), never held in
+// memory. One that cannot be read to its end aborts the request: File then fails with
+// clinical.CauseAttachmentUnreadable, its outcome unknown.
 func (cl *Client) File(ctx context.Context, f *clinical.Filing) (clinical.Consultation, error) {
 	id, err := int32Param("FileRecord", f.PatientID, clinical.ErrPatientNotFound)
 	if err != nil {
 		return clinical.Consultation{}, err
 	}
-	body, err := json.Marshal(cl.record(f))
+	rec, atts := cl.record(f)
+	body, err := newStreamedBody(rec, atts, f.Attachments)
 	if err != nil {
 		return clinical.Consultation{}, &clinical.Error{Op: "FileRecord", Kind: clinical.ErrBadRequest, Err: errors.New("cannot encode the filing")}
 	}
@@ -133,8 +136,9 @@ func (cl *Client) File(ctx context.Context, f *clinical.Filing) (clinical.Consul
 // record builds the FileRecord body: one new consultation whose elements are the summary (a
 // text comment), each code (a SNOMED CT coded value, with its value if it has one) and each
 // attachment. Items are referred to by refID; the consultation carries the GUID, the author
-// and the clinician's online-visibility choice.
-func (cl *Client) record(f *clinical.Filing) medicalRecord {
+// and the clinician's online-visibility choice. The attachments' messages, without their
+// content, are returned apart: the content is streamed into them (newStreamedBody).
+func (cl *Client) record(f *clinical.Filing) (medicalRecord, []attachment) {
 	date := ""
 	if !f.Date.IsZero() {
 		date = f.Date.In(cl.london).Format(emisDateLayout)
@@ -164,16 +168,16 @@ func (cl *Client) record(f *clinical.Filing) medicalRecord {
 		rec.EventList = append(rec.EventList, e)
 		add(ref)
 	}
+	var atts []attachment
 	for i, a := range f.Attachments {
 		ref := "attachment" + strconv.Itoa(i+1)
-		at := attachment{codedItem: item(ref), Title: a.FileName, AttachmentData: base64.StdEncoding.EncodeToString(a.Content),
-			PfsVisible: f.PfsVisible, PfsVisibleSpecified: true}
+		at := attachment{codedItem: item(ref), Title: a.FileName, PfsVisible: f.PfsVisible, PfsVisibleSpecified: true}
 		at.DisplayTerm = a.FileName
-		rec.AttachmentList = append(rec.AttachmentList, at)
+		atts = append(atts, at)
 		add(ref)
 	}
 	rec.ConsultationList = []consultation{cons}
-	return rec
+	return rec, atts
 }
 
 // FindConsultation asks GetConsultation for the GUID. If that finds nothing, it reads the

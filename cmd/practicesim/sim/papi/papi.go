@@ -61,8 +61,9 @@ var Scopes = []string{ScopeRecordWrite, ScopeRecordRead, ScopeSubjectsRead, Scop
 // ApplicationIDHeader carries the partner application's party key.
 const ApplicationIDHeader = "applicationId"
 
-// maxBodyBytes bounds a FileRecord body (attachments included).
-const maxBodyBytes = 32 << 20
+// maxBodyBytes bounds a FileRecord body (attachments included): a writeback may carry 50 MB
+// of attachments, 67 MB once in base64, plus the rest of the record.
+const maxBodyBytes = 72 << 20
 
 // errorCodingSystem names the code system of the legacyOutcome coding in
 // ErrorResponse.issue.details.
