@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,38 +25,21 @@ import (
 	"github.com/writeback-agent/wbagent/agent/filer"
 	"github.com/writeback-agent/wbagent/agent/queue"
 	"github.com/writeback-agent/wbagent/agent/writeback"
-	"github.com/writeback-agent/wbagent/cmd/practicesim/contract"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/emas"
+	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/emisopen"
+	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/faults"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/fixtures"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/idp"
+	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/simtest"
 	"github.com/writeback-agent/wbagent/docs"
 )
-
-type simClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *simClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *simClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // practice is a simulated practice and the EMIS-X adapter talking to it. Every request the
 // adapter sends, and every answer, is checked against the Partner API document.
 type practice struct {
+	*simtest.Practice
 	t         *testing.T
-	sim       *sim.Simulator
-	base      string
-	clock     *simClock
 	sessions  *emisxtest.Sessions
 	client    *emisx.Client
 	duplicate atomic.Int64 // FileRecord answers refusing a duplicate GUID
@@ -63,30 +47,12 @@ type practice struct {
 
 func newPractice(t *testing.T) *practice {
 	t.Helper()
-	p := &practice{t: t, clock: &simClock{t: time.Now()}}
-	s, err := sim.New(sim.Config{Now: p.clock.now, SessionLifetime: 24 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.base, err = s.Start(t.Context(), "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	p.sim = s
-	v, err := contract.New(contract.IdentityProvider{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := v.Transport(nil)
-	t.Cleanup(func() {
-		for _, viol := range tr.Violations() {
-			t.Errorf("contract violated: %v", viol)
-		}
-	})
-	p.sessions = emisxtest.NewSessions(emisx.LinkConfig(emisx.Endpoint(p.base), idp.DesktopClientID, "http://127.0.0.1/callback"))
+	p := &practice{t: t, Practice: simtest.Start(t, simtest.SessionLifetime(24*time.Hour))}
+	p.sessions = emisxtest.NewSessions(emisx.LinkConfig(emisx.Endpoint(p.URL), idp.DesktopClientID, "http://127.0.0.1/callback"))
+	var err error
 	p.client, err = emisx.New(emisx.Config{
-		BaseURL: p.base, ApplicationID: sim.ApplicationID, Sessions: p.sessions, PracticeODS: s.Practice().ODSCode,
-		HTTPClient: &http.Client{Transport: duplicateCounter{tr, &p.duplicate}, Timeout: 10 * time.Second},
+		BaseURL: p.URL, ApplicationID: sim.ApplicationID, Sessions: p.sessions, PracticeODS: p.ods(),
+		HTTPClient: &http.Client{Transport: duplicateCounter{p.Transport, &p.duplicate}, Timeout: 10 * time.Second},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -113,18 +79,7 @@ func (d duplicateCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-func (p *practice) ods() string { return p.sim.Practice().ODSCode }
-
-// filers are the staff whose role may file.
-func (p *practice) filers() []fixtures.Staff {
-	var out []fixtures.Staff
-	for _, s := range p.sim.Practice().Staff {
-		if s.Role.CanFile() {
-			out = append(out, s)
-		}
-	}
-	return out
-}
+func (p *practice) ods() string { return p.Fixtures().ODSCode }
 
 func (p *practice) link(s fixtures.Staff) string {
 	p.t.Helper()
@@ -133,78 +88,6 @@ func (p *practice) link(s fixtures.Staff) string {
 		p.t.Fatal(err)
 	}
 	return id
-}
-
-// plainPatients are patients with an NHS number, alive and registered.
-func (p *practice) plainPatients() []fixtures.Patient {
-	var out []fixtures.Patient
-	for _, pt := range p.sim.Practice().Patients {
-		if pt.NHSNumber != "" && pt.Registered && !pt.Deceased {
-			out = append(out, pt)
-		}
-	}
-	return out
-}
-
-func (p *practice) admin(method, path string, in, out any) {
-	p.t.Helper()
-	var body bytes.Buffer
-	if in != nil {
-		json.NewEncoder(&body).Encode(in)
-	}
-	req, _ := http.NewRequest(method, p.base+path, &body)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		p.t.Fatalf("admin %s %s: %d", method, path, resp.StatusCode)
-	}
-	if out != nil {
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-			p.t.Fatal(err)
-		}
-	}
-}
-
-func (p *practice) setUser(s fixtures.Staff, change map[string]any) {
-	p.admin(http.MethodPost, "/admin/users/"+strconv.Itoa(int(s.UserInRoleID)), change, nil)
-}
-
-// consultation is a filed consultation as GET /admin/consultations lists it.
-type consultation struct {
-	PatientNumber int32  `json:"patientNumber"`
-	GUID          string `json:"guid"`
-	UserID        int32  `json:"userId"`
-	Record        struct {
-		ConsultationList []struct {
-			DBID       string `json:"dbid"`
-			PfsVisible bool   `json:"pfsVisible"`
-		} `json:"consultationList"`
-		EventList []struct {
-			DescriptiveText string `json:"descriptiveText"`
-			Code            *struct {
-				Value  string `json:"value"`
-				Scheme int32  `json:"scheme"`
-				Term   string `json:"term"`
-			} `json:"code"`
-			NumericValue *struct {
-				Value float64 `json:"value"`
-				Units string  `json:"units"`
-			} `json:"numericValue"`
-		} `json:"eventList"`
-		AttachmentList []struct {
-			Title          string `json:"title"`
-			AttachmentData string `json:"attachmentData"`
-		} `json:"attachmentList"`
-	} `json:"record"`
-}
-
-func (p *practice) consultations() []consultation {
-	var out []consultation
-	p.admin(http.MethodGet, "/admin/consultations", nil, &out)
-	return out
 }
 
 // exampleFor returns the published example writeback, as JSON, made out to a patient and
@@ -259,14 +142,14 @@ func practiceFixture(t *testing.T, p *practice, opt options) *fixture {
 func TestEndToEndFromJSONToTheRecord(t *testing.T) {
 	p := newPractice(t)
 	f := practiceFixture(t, p, options{})
-	gp := p.filers()[0]
+	gp := p.Filers()[0]
 	author := p.link(gp)
-	pt := p.plainPatients()[0]
+	pt := p.PlainPatients()[0]
 	id := f.enqueueJSON(exampleFor(t, p.ods(), "ocp:job.1", author, pt, pt.FamilyName))
 	f.confirm(id, true)
 	r := f.waitState(id, queue.Filed)
 
-	all := p.consultations()
+	all := p.Consultations()
 	if len(all) != 1 {
 		t.Fatalf("%d consultations in the record", len(all))
 	}
@@ -280,11 +163,13 @@ func TestEndToEndFromJSONToTheRecord(t *testing.T) {
 	}
 	var example writeback.Writeback
 	json.Unmarshal(docs.ExampleWriteback, &example)
-	ev := c.Record.EventList
-	if len(ev) != 3 || ev[0].DescriptiveText != example.Summary ||
-		ev[1].Code == nil || ev[1].Code.Value != "25064002" || ev[1].Code.Scheme != 8 || ev[1].Code.Term != "Headache" ||
-		ev[2].Code == nil || ev[2].Code.Value != "271649006" || ev[2].NumericValue == nil || ev[2].NumericValue.Value != 142 || ev[2].NumericValue.Units != "mm[Hg]" {
-		t.Errorf("events %+v", ev)
+	wantEvents := []simtest.FiledEvent{
+		{Text: example.Summary},
+		{Code: "25064002", Scheme: emisopen.SchemeSnomed, Term: "Headache"},
+		{Code: "271649006", Scheme: emisopen.SchemeSnomed, Term: "Systolic blood pressure", Value: 142, Units: "mm[Hg]"},
+	}
+	if ev := simtest.FiledEvents(t, c); !slices.Equal(ev, wantEvents) {
+		t.Errorf("events %+v, want %+v", ev, wantEvents)
 	}
 	if at := c.Record.AttachmentList; len(at) != 1 || at[0].Title != "photo.png" || at[0].AttachmentData != example.Attachments[0].DataBase64 {
 		t.Errorf("attachments %+v", at)
@@ -295,8 +180,8 @@ func TestEndToEndFromJSONToTheRecord(t *testing.T) {
 func TestHardCasesAgainstThePractice(t *testing.T) {
 	p := newPractice(t)
 	f := practiceFixture(t, p, options{})
-	author := p.link(p.filers()[0])
-	pr := p.sim.Practice()
+	author := p.link(p.Filers()[0])
+	pr := p.Fixtures()
 	hc := pr.HardCases
 	patient := func(n int32) fixtures.Patient {
 		pt, _ := pr.Patient(n)
@@ -312,7 +197,7 @@ func TestHardCasesAgainstThePractice(t *testing.T) {
 		return fixtures.Patient{}
 	}
 	byFamily := func(pred func(string) bool) (fixtures.Patient, bool) {
-		for _, pt := range p.plainPatients() {
+		for _, pt := range p.PlainPatients() {
 			if pred(pt.FamilyName) {
 				return pt, true
 			}
@@ -321,7 +206,7 @@ func TestHardCasesAgainstThePractice(t *testing.T) {
 	}
 	obrien, _ := byFamily(func(s string) bool { return s == "O'Brien" })
 	smithJones, _ := byFamily(func(s string) bool { return s == "Smith-Jones" })
-	plain := p.plainPatients()[0]
+	plain := p.PlainPatients()[0]
 	tests := []struct {
 		name   string
 		pt     fixtures.Patient
@@ -412,12 +297,12 @@ func TestFaultsFileEveryWritebackExactlyOnce(t *testing.T) {
 	}()
 
 	var authors []string
-	for _, s := range p.filers() {
+	for _, s := range p.Filers() {
 		authors = append(authors, p.link(s))
 	}
-	p.admin(http.MethodPost, "/admin/faults", map[string]any{"latencyMs": 1, "errorRate": 0.3, "timeoutAfterCommitRate": 0.3}, nil)
+	p.SetFaults(faults.Settings{LatencyMs: 1, ErrorRate: 0.3, TimeoutAfterCommitRate: 0.3})
 
-	patients := p.plainPatients()
+	patients := p.PlainPatients()
 	start := time.Now()
 	want := map[string]bool{}
 	var subs []queue.Submission
@@ -455,9 +340,9 @@ func TestFaultsFileEveryWritebackExactlyOnce(t *testing.T) {
 		return counts[queue.Filed] == n
 	})
 	elapsed := time.Since(start)
-	p.admin(http.MethodPost, "/admin/faults", map[string]any{}, nil)
+	p.SetFaults(faults.Settings{})
 
-	filed := p.consultations()
+	filed := p.Consultations()
 	seen := map[string]int{}
 	for _, c := range filed {
 		seen[c.GUID]++
@@ -497,18 +382,18 @@ func TestConditionsPauseFilingUntilPutRight(t *testing.T) {
 	type step func(p *practice, f *fixture, gp fixtures.Staff, author string)
 	app := func(active bool) step {
 		return func(p *practice, _ *fixture, _ fixtures.Staff, _ string) {
-			p.admin(http.MethodPost, "/admin/application", map[string]bool{"active": active}, nil)
+			p.SetApplicationActive(active)
 		}
 	}
-	user := func(change map[string]any) step {
-		return func(p *practice, _ *fixture, gp fixtures.Staff, _ string) { p.setUser(gp, change) }
+	user := func(change emas.Change) step {
+		return func(p *practice, _ *fixture, gp fixtures.Staff, _ string) { p.SetUser(gp, change) }
 	}
 	relink := func(p *practice, f *fixture, gp fixtures.Staff, author string) {
 		p.link(gp)
 		f.eng.Recheck(author)
 	}
 	advance := func(d time.Duration) step {
-		return func(p *practice, _ *fixture, _ fixtures.Staff, _ string) { p.clock.advance(d) }
+		return func(p *practice, _ *fixture, _ fixtures.Staff, _ string) { p.Clock.Advance(d) }
 	}
 	type pause struct {
 		kind  clinical.Kind
@@ -523,12 +408,12 @@ func TestConditionsPauseFilingUntilPutRight(t *testing.T) {
 		{name: "application deactivated", arise: app(false), pauses: []pause{
 			{clinical.ErrApplicationNotActivated, "", app(true)},
 		}},
-		{name: "login access removed", arise: user(map[string]any{"allowLogin": false}), pauses: []pause{
-			{clinical.ErrNoLoginAccess, "login-not-allowed", user(map[string]any{"allowLogin": true})},
+		{name: "login access removed", arise: user(emas.Change{AllowLogin: new(false)}), pauses: []pause{
+			{clinical.ErrNoLoginAccess, "login-not-allowed", user(emas.Change{AllowLogin: new(true)})},
 			{clinical.ErrRelinkNeeded, "session-predates-access-change", relink},
 		}},
-		{name: "role that cannot file", arise: user(map[string]any{"role": string(emas.RoleReceptionist)}), pauses: []pause{
-			{clinical.ErrInsufficientRole, "", user(map[string]any{"role": string(emas.RoleManageDetailedHealthRecords)})},
+		{name: "role that cannot file", arise: user(emas.Change{Role: new(emas.RoleReceptionist)}), pauses: []pause{
+			{clinical.ErrInsufficientRole, "", user(emas.Change{Role: new(emas.RoleManageDetailedHealthRecords)})},
 			{clinical.ErrRelinkNeeded, "session-predates-access-change", relink},
 		}},
 		{name: "session ended", arise: advance(48 * time.Hour), pauses: []pause{
@@ -539,9 +424,9 @@ func TestConditionsPauseFilingUntilPutRight(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newPractice(t)
 			f := practiceFixture(t, p, options{})
-			gp := p.filers()[0]
+			gp := p.Filers()[0]
 			author := p.link(gp)
-			pts := p.plainPatients()
+			pts := p.PlainPatients()
 
 			// Working: checked, confirmed, filed.
 			first := f.enqueueJSON(exampleFor(t, p.ods(), "job-1", author, pts[0], pts[0].FamilyName))
@@ -583,7 +468,7 @@ func TestConditionsPauseFilingUntilPutRight(t *testing.T) {
 			if h := f.health(author); h.Health != filer.Healthy {
 				t.Errorf("author %+v after the fix", h)
 			}
-			if got := len(p.consultations()); got != 3 {
+			if got := len(p.Consultations()); got != 3 {
 				t.Errorf("%d consultations filed, want 3", got)
 			}
 			f.assertNoPatientData()
@@ -594,12 +479,12 @@ func TestConditionsPauseFilingUntilPutRight(t *testing.T) {
 func TestExpiredAccessTokenIsRefreshedWithoutPausing(t *testing.T) {
 	p := newPractice(t)
 	f := practiceFixture(t, p, options{})
-	author := p.link(p.filers()[0])
-	pt := p.plainPatients()[0]
+	author := p.link(p.Filers()[0])
+	pt := p.PlainPatients()[0]
 	first := f.enqueueJSON(exampleFor(t, p.ods(), "job-1", author, pt, pt.FamilyName))
 	f.confirm(first, false)
 	f.waitState(first, queue.Filed)
-	p.clock.advance(3 * time.Hour) // the practice's clock: the agent's token looks valid to it
+	p.Clock.Advance(3 * time.Hour) // the practice's clock: the agent's token looks valid to it
 	second := f.enqueueJSON(exampleFor(t, p.ods(), "job-2", author, pt, pt.FamilyName))
 	f.confirm(second, false)
 	r := f.waitState(second, queue.Filed)
@@ -646,8 +531,8 @@ func TestAttachmentDamagedWhileFilingIntoThePractice(t *testing.T) {
 	p := newPractice(t)
 	sys := &damageOnFile{System: p.client}
 	f := newFixture(t, sys, options{config: func(c *filer.Config) { c.Checks = checks.DefaultPolicy(p.ods()) }})
-	author := p.link(p.filers()[0])
-	pt := p.plainPatients()[0]
+	author := p.link(p.Filers()[0])
+	pt := p.PlainPatients()[0]
 	id := f.enqueueJSON(exampleFor(t, p.ods(), "job-1", author, pt, pt.FamilyName))
 	f.waitState(id, queue.NeedsConfirmation)
 	path := f.blob()
@@ -666,7 +551,7 @@ func TestAttachmentDamagedWhileFilingIntoThePractice(t *testing.T) {
 	if n := sys.count(); n != 1 {
 		t.Errorf("%d filings, want 1", n)
 	}
-	if n := len(p.consultations()); n != 0 {
+	if n := len(p.Consultations()); n != 0 {
 		t.Errorf("%d consultations in the record", n)
 	}
 	f.assertNoPatientData()

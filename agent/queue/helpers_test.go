@@ -4,10 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/writeback-agent/wbagent/agent/fakeclock"
 	"github.com/writeback-agent/wbagent/agent/writeback"
 )
 
@@ -20,23 +20,6 @@ const (
 
 var ctx = context.Background()
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)} }
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func testKey(t testing.TB) []byte {
 	t.Helper()
 	k := make([]byte, 32)
@@ -48,14 +31,14 @@ type fixture struct {
 	t     testing.TB
 	dir   string
 	key   []byte
-	clock *clock
+	clock *fakeclock.Clock
 	q     *Queue
 	opts  Options
 }
 
 func newFixture(t testing.TB, mod ...func(*Options)) *fixture {
 	t.Helper()
-	f := &fixture{t: t, dir: t.TempDir(), key: testKey(t), clock: newClock()}
+	f := &fixture{t: t, dir: t.TempDir(), key: testKey(t), clock: fakeclock.New(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))}
 	f.opts = Options{Dir: f.dir, Key: f.key, Now: f.clock.Now, LockTimeout: 200 * time.Millisecond}
 	for _, m := range mod {
 		m(&f.opts)

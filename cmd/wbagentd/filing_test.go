@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
-	"net/http"
 	"testing"
 	"time"
 
@@ -11,7 +9,9 @@ import (
 	"github.com/writeback-agent/wbagent/agent/localapi/apitype"
 	"github.com/writeback-agent/wbagent/agent/servicetest"
 	"github.com/writeback-agent/wbagent/agent/writeback"
+	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/adminclient"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/fixtures"
+	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/simtest"
 )
 
 // The service as shipped: a writeback queued through the local API is checked against the
@@ -26,13 +26,7 @@ func TestServiceChecksAndFilesAConfirmedWriteback(t *testing.T) {
 		RefreshToken: signed.Token.RefreshToken, TokenType: signed.Token.TokenType, Expiry: signed.Token.Expiry}); err != nil {
 		t.Fatal(err)
 	}
-	var patient fixtures.Patient
-	for _, p := range stack.Sim.Practice().Patients {
-		if p.NHSNumber != "" && p.Registered && !p.Deceased {
-			patient = p
-			break
-		}
-	}
+	patient := plainPatient(t, stack)
 	doc := servicetest.Writeback(t, "job-service-e2e", who, func(w *writeback.Writeback) {
 		w.PracticeODS = stack.Config.Practice.ODS
 		w.Patient.NHSNumber = patient.NHSNumber
@@ -52,16 +46,8 @@ func TestServiceChecksAndFilesAConfirmedWriteback(t *testing.T) {
 	if filed.ConsultationGUID == "" {
 		t.Fatalf("filed without a consultation GUID: %+v", filed)
 	}
-	resp, err := http.Get(stack.SimURL + "/admin/consultations")
+	consultations, err := adminclient.New(stack.SimURL, nil).Consultations(ctx)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var consultations []struct {
-		PatientNumber int32  `json:"patientNumber"`
-		GUID          string `json:"guid"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&consultations); err != nil {
 		t.Fatal(err)
 	}
 	n := 0
@@ -76,6 +62,17 @@ func TestServiceChecksAndFilesAConfirmedWriteback(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("consultation %s is in the record %d times", filed.ConsultationGUID, n)
 	}
+}
+
+// plainPatient returns the simulated practice's first patient with an NHS number, alive and
+// registered.
+func plainPatient(t *testing.T, stack *servicetest.Stack) fixtures.Patient {
+	t.Helper()
+	patients := simtest.PlainPatients(stack.Sim.Practice())
+	if len(patients) == 0 {
+		t.Fatal("no patient to file for")
+	}
+	return patients[0]
 }
 
 // waitState polls the record until it reaches state (the test's own wait, not the product's).

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,9 @@ import (
 	"github.com/writeback-agent/wbagent/agent/servicetest"
 	"github.com/writeback-agent/wbagent/agent/watch"
 	"github.com/writeback-agent/wbagent/agent/writeback"
+	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/adminclient"
+	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/emas"
+	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/faults"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/fixtures"
 )
 
@@ -26,13 +28,14 @@ var fastWatch = watch.Config{Healthy: 100 * time.Millisecond, LinkChangedFor: 50
 
 type watchStack struct {
 	*servicetest.Stack
-	c *client.Client
+	c     *client.Client
+	admin *adminclient.Client
 }
 
 func startWatched(t *testing.T) *watchStack {
 	t.Helper()
 	st := servicetest.Start(t, servicetest.Options{Components: []service.Component{filing{watch: fastWatch}}})
-	return &watchStack{Stack: st, c: client.New(st.Socket)}
+	return &watchStack{Stack: st, c: client.New(st.Socket), admin: adminclient.New(st.SimURL, nil)}
 }
 
 // link links the test's OS user to the clinician (a new sign-in: a new session).
@@ -45,17 +48,36 @@ func (s *watchStack) link(t *testing.T, who fixtures.Staff) {
 	}
 }
 
-// admin posts body to the simulator's admin API.
-func (s *watchStack) admin(t *testing.T, path string, body any) {
-	t.Helper()
-	b, _ := json.Marshal(body)
-	resp, err := http.Post(s.SimURL+path, "application/json", bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
+// change is a change to the simulated practice through its admin API: an EMAS Manager
+// setting (for the clinician who), or the clinical system's availability.
+type change func(t *testing.T, admin *adminclient.Client, who fixtures.Staff) error
+
+func setApplication(active bool) change {
+	return func(t *testing.T, admin *adminclient.Client, _ fixtures.Staff) error {
+		_, err := admin.SetApplicationActive(t.Context(), active)
+		return err
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST %s: %s", path, resp.Status)
+}
+
+func setFaults(f faults.Settings) change {
+	return func(t *testing.T, admin *adminclient.Client, _ fixtures.Staff) error {
+		_, err := admin.SetFaults(t.Context(), f)
+		return err
+	}
+}
+
+func setUser(c emas.Change) change {
+	return func(t *testing.T, admin *adminclient.Client, who fixtures.Staff) error {
+		_, err := admin.UpdateUser(t.Context(), adminclient.UserID(who.UserInRoleID), c)
+		return err
+	}
+}
+
+// apply makes a change for the clinician who, failing the test if the simulator refuses it.
+func (s *watchStack) apply(t *testing.T, who fixtures.Staff, c change) {
+	t.Helper()
+	if err := c(t, s.admin, who); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -93,24 +115,24 @@ func (s *watchStack) waitCondition(t *testing.T, code string, present bool) cond
 func TestWatcherConditionsAppearAndClear(t *testing.T) {
 	cases := []struct {
 		name         string
-		path         string // admin API; "{user}" is the clinician's user id
-		broken, fix  any
+		broken, fix  change
+		perUser      bool // an EMAS Manager setting of the clinician's
 		code         string
 		owner        condition.Owner
 		fixMentions  string
 		signInToMend bool // a grant: the clinician must sign in again
 	}{
-		{"application deactivated", "/admin/application", map[string]bool{"active": false}, map[string]bool{"active": true},
+		{"application deactivated", setApplication(false), setApplication(true), false,
 			watch.CodeApplicationNotActivated, condition.PracticeManager, "Deactivate Application, then Activate Application", false},
-		{"clinical system down", "/admin/faults", map[string]float64{"errorRate": 1}, map[string]float64{},
+		{"clinical system down", setFaults(faults.Settings{ErrorRate: 1}), setFaults(faults.Settings{}), false,
 			watch.CodeUnreachable, condition.IT, "Nothing is lost", false},
-		{"not ticked under Edit Users", "/admin/users/{user}", map[string]bool{"enabled": false}, map[string]bool{"enabled": true},
+		{"not ticked under Edit Users", setUser(emas.Change{Enabled: new(false)}), setUser(emas.Change{Enabled: new(true)}), true,
 			watch.CodeUserNotEnabled, condition.PracticeManager, "Edit Users", true},
-		{"Allow Login not ticked", "/admin/users/{user}", map[string]bool{"allowLogin": false}, map[string]bool{"allowLogin": true},
+		{"Allow Login not ticked", setUser(emas.Change{AllowLogin: new(false)}), setUser(emas.Change{AllowLogin: new(true)}), true,
 			watch.CodeLoginAccess, condition.PracticeManager, "Allow Login and Auto Login", true},
-		{"Auto Login not ticked", "/admin/users/{user}", map[string]bool{"autoLogin": false}, map[string]bool{"autoLogin": true},
+		{"Auto Login not ticked", setUser(emas.Change{AutoLogin: new(false)}), setUser(emas.Change{AutoLogin: new(true)}), true,
 			watch.CodeLoginAccess, condition.PracticeManager, "Allow Login and Auto Login", true},
-		{"account disabled", "/admin/users/{user}", map[string]bool{"active": false}, map[string]bool{"active": true},
+		{"account disabled", setUser(emas.Change{Active: new(false)}), setUser(emas.Change{Active: new(true)}), true,
 			watch.CodeAccountDisabled, condition.PracticeManager, "Organisation Configuration", true},
 	}
 	for _, tc := range cases {
@@ -118,16 +140,15 @@ func TestWatcherConditionsAppearAndClear(t *testing.T) {
 			s := startWatched(t)
 			who := s.Clinicians[0]
 			s.link(t, who)
-			path := strings.ReplaceAll(tc.path, "{user}", fmt.Sprint(who.UserInRoleID))
-			s.admin(t, path, tc.broken)
+			s.apply(t, who, tc.broken)
 			c := s.waitCondition(t, tc.code, true)
 			if c.Owner != tc.owner || !strings.Contains(c.Fix, tc.fixMentions) || c.Title == "" {
 				t.Fatalf("condition %+v: want owner %s and a fix mentioning %q", c, tc.owner, tc.fixMentions)
 			}
-			if tc.path == "/admin/users/{user}" && !strings.Contains(c.Title, servicetest.ClinicalUserID(who)) {
+			if tc.perUser && !strings.Contains(c.Title, servicetest.ClinicalUserID(who)) {
 				t.Fatalf("title %q does not name the clinician", c.Title)
 			}
-			s.admin(t, path, tc.fix)
+			s.apply(t, who, tc.fix)
 			if tc.signInToMend {
 				c := s.waitCondition(t, watch.CodeSessionPredatesAccess, true)
 				if c.Owner != condition.Clinician || !strings.Contains(c.Fix, "log out of the clinical system and back in") {
@@ -156,8 +177,7 @@ func TestWatcherRoleCannotFile(t *testing.T) {
 	s := startWatched(t)
 	who := s.Clinicians[0]
 	s.link(t, who)
-	user := fmt.Sprintf("/admin/users/%d", who.UserInRoleID)
-	s.admin(t, user, map[string]string{"role": "Receptionist Access Role"})
+	s.apply(t, who, setUser(emas.Change{Role: new(emas.RoleReceptionist)}))
 	id := s.enqueueFor(t, "job-role", who)
 	rec := waitState(t, s.c, id, "needs-confirmation")
 	if _, err := s.c.Confirm(t.Context(), id, false, rec.Version); err != nil {
@@ -167,7 +187,7 @@ func TestWatcherRoleCannotFile(t *testing.T) {
 	if !strings.Contains(c.Fix, "B8029") || !strings.Contains(c.Fix, "B0380") || c.Severity != condition.Blocking {
 		t.Fatalf("role condition %+v", c)
 	}
-	s.admin(t, user, map[string]string{"role": "Manage Detailed Health Records B8029"})
+	s.apply(t, who, setUser(emas.Change{Role: new(emas.RoleManageDetailedHealthRecords)}))
 	s.waitCondition(t, watch.CodeSessionPredatesAccess, true)
 	s.link(t, who)
 	waitState(t, s.c, id, "filed")
@@ -197,8 +217,8 @@ func TestWatcherConditionsCarryNoPatientData(t *testing.T) {
 	s := startWatched(t)
 	who := s.Clinicians[0]
 	s.link(t, who)
-	s.admin(t, fmt.Sprintf("/admin/users/%d", who.UserInRoleID), map[string]bool{"allowLogin": false})
-	p := s.patient(t)
+	s.apply(t, who, setUser(emas.Change{AllowLogin: new(false)}))
+	p := plainPatient(t, s.Stack)
 	s.enqueueFor(t, "job-canary", who) // waits, unchecked, while the clinician cannot log in
 	s.waitCondition(t, watch.CodeLoginAccess, true)
 	st, err := s.c.Status(t.Context())
@@ -213,20 +233,9 @@ func TestWatcherConditionsCarryNoPatientData(t *testing.T) {
 	}
 }
 
-func (s *watchStack) patient(t *testing.T) fixtures.Patient {
-	t.Helper()
-	for _, p := range s.Sim.Practice().Patients {
-		if p.NHSNumber != "" && p.Registered && !p.Deceased {
-			return p
-		}
-	}
-	t.Fatal("no patient to file for")
-	return fixtures.Patient{}
-}
-
 func (s *watchStack) enqueueFor(t *testing.T, jobID string, who fixtures.Staff) uint64 {
 	t.Helper()
-	p := s.patient(t)
+	p := plainPatient(t, s.Stack)
 	doc := servicetest.Writeback(t, jobID, who, func(w *writeback.Writeback) {
 		w.PracticeODS = s.Config.Practice.ODS
 		w.Patient.NHSNumber, w.Patient.FamilyName, w.Patient.GivenNames = p.NHSNumber, p.FamilyName, p.GivenNames

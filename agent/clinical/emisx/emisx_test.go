@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,9 +20,13 @@ import (
 	"github.com/writeback-agent/wbagent/agent/clinical"
 	"github.com/writeback-agent/wbagent/agent/clinical/emisx"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim"
+	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/emas"
+	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/emisopen"
+	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/faults"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/fixtures"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/idp"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/outcome"
+	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/simtest"
 )
 
 var ctx = context.Background()
@@ -44,11 +49,11 @@ func filing(user string, p fixtures.Patient, guid string) *clinical.Filing {
 
 func TestFileFindAndReadBack(t *testing.T) {
 	h := newHarness(t)
-	user := h.link(h.gp())
+	user := h.link(h.GP())
 	if err := h.client.Probe(ctx, user); err != nil {
 		t.Fatalf("probe: %v", err)
 	}
-	want := h.patient(fixtures.FirstPatientNumber)
+	want := h.Patient(fixtures.FirstPatientNumber)
 	found, err := h.client.FindPatients(ctx, user, want.NHSNumber[:3]+" "+want.NHSNumber[3:])
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +67,7 @@ func TestFileFindAndReadBack(t *testing.T) {
 		t.Errorf("found %+v for %+v", got, want)
 	}
 
-	guid := clinical.ConsultationGUID(h.practice().ODSCode, "job-1")
+	guid := clinical.ConsultationGUID(h.Fixtures().ODSCode, "job-1")
 	c, err := h.client.File(ctx, filing(user, want, guid))
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +80,7 @@ func TestFileFindAndReadBack(t *testing.T) {
 		t.Errorf("FindConsultation = %+v, %v; want id %s", again, err, c.ID)
 	}
 
-	all := h.consultations()
+	all := h.Consultations()
 	if len(all) != 1 {
 		t.Fatalf("%d consultations filed", len(all))
 	}
@@ -88,12 +93,13 @@ func TestFileFindAndReadBack(t *testing.T) {
 	if cons.AssignedDate != "30/03/2026" { // 23:30 UTC on 29 March 2026 is 00:30 BST on the 30th
 		t.Errorf("assigned date %s", cons.AssignedDate)
 	}
-	ev := fc.Record.EventList
-	if len(ev) != 3 || ev[0].DescriptiveText != "Online consultation: headaches for two weeks." || ev[0].Code != nil ||
-		ev[1].Code == nil || ev[1].Code.Value != "25064002" || ev[1].Code.Scheme != 8 || ev[1].Code.Term != "Headache" ||
-		ev[2].Code == nil || ev[2].Code.Value != "271649006" || ev[2].NumericValue == nil ||
-		ev[2].NumericValue.Value != 142 || ev[2].NumericValue.Units != "mm[Hg]" {
-		t.Errorf("events %+v", ev)
+	wantEvents := []simtest.FiledEvent{
+		{Text: "Online consultation: headaches for two weeks."},
+		{Code: "25064002", Scheme: emisopen.SchemeSnomed, Term: "Headache"},
+		{Code: "271649006", Scheme: emisopen.SchemeSnomed, Term: "Systolic blood pressure", Value: 142, Units: "mm[Hg]"},
+	}
+	if ev := simtest.FiledEvents(t, fc); !slices.Equal(ev, wantEvents) || fc.Record.EventList[0].Code != nil {
+		t.Errorf("events %+v, want %+v", ev, wantEvents)
 	}
 	at := fc.Record.AttachmentList
 	if len(at) != 1 || at[0].Title != "photo.png" || at[0].AttachmentData != base64.StdEncoding.EncodeToString(png) || !at[0].PfsVisible {
@@ -108,8 +114,8 @@ func TestFileFindAndReadBack(t *testing.T) {
 
 func TestFindPatientsReadsRegistration(t *testing.T) {
 	h := newHarness(t)
-	user := h.link(h.gp())
-	hc := h.practice().HardCases
+	user := h.link(h.GP())
+	hc := h.Fixtures().HardCases
 	tests := []struct {
 		name                 string
 		number               int32
@@ -122,7 +128,7 @@ func TestFindPatientsReadsRegistration(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := h.patient(tt.number)
+			p := h.Patient(tt.number)
 			if p.NHSNumber == "" {
 				t.Skip("hard case without an NHS number")
 			}
@@ -146,7 +152,7 @@ func TestFindPatientsReadsRegistration(t *testing.T) {
 
 func TestFindConsultationThatIsNotThere(t *testing.T) {
 	h := newHarness(t)
-	user := h.link(h.gp())
+	user := h.link(h.GP())
 	p := strconv.Itoa(fixtures.FirstPatientNumber)
 	_, err := h.client.FindConsultation(ctx, user, p, clinical.ConsultationGUID("A12345", "never-filed"))
 	var ce *clinical.Error
@@ -168,7 +174,7 @@ func TestErrorsAreTyped(t *testing.T) {
 	probe := func(s setup) error { return s.h.client.Probe(ctx, s.user) }
 	file := func(number int32) func(setup) error {
 		return func(s setup) error {
-			_, err := s.h.client.File(ctx, filing(s.user, s.h.patient(number), clinical.ConsultationGUID("A12345", "job")))
+			_, err := s.h.client.File(ctx, filing(s.user, s.h.Patient(number), clinical.ConsultationGUID("A12345", "job")))
 			return err
 		}
 	}
@@ -182,22 +188,22 @@ func TestErrorsAreTyped(t *testing.T) {
 		outcomeUnknown bool
 	}{
 		{name: "not linked", arrange: func(s setup) { s.h.sessions.Unlink(s.user) }, act: probe, kind: clinical.ErrNotLinked},
-		{name: "application deactivated", arrange: func(s setup) { s.h.setApplication(false) }, act: probe, kind: clinical.ErrApplicationNotActivated},
+		{name: "application deactivated", arrange: func(s setup) { s.h.SetApplicationActive(false) }, act: probe, kind: clinical.ErrApplicationNotActivated},
 		{name: "application unknown", config: func(c *emisx.Config) { c.ApplicationID = "00000000-0000-0000-0000-000000000000" }, act: probe,
 			kind: clinical.ErrApplicationNotActivated, cause: "application-unknown"},
-		{name: "Edit Users cleared", arrange: func(s setup) { s.h.setUser(s.gp, map[string]any{"enabled": false}) }, act: probe,
+		{name: "Edit Users cleared", arrange: func(s setup) { s.h.SetUser(s.gp, emas.Change{Enabled: new(false)}) }, act: probe,
 			kind: clinical.ErrNoLoginAccess, cause: "user-not-enabled"},
-		{name: "Allow Login cleared", arrange: func(s setup) { s.h.setUser(s.gp, map[string]any{"allowLogin": false}) }, act: probe,
+		{name: "Allow Login cleared", arrange: func(s setup) { s.h.SetUser(s.gp, emas.Change{AllowLogin: new(false)}) }, act: probe,
 			kind: clinical.ErrNoLoginAccess, cause: "login-not-allowed"},
-		{name: "Auto Login cleared", arrange: func(s setup) { s.h.setUser(s.gp, map[string]any{"autoLogin": false}) }, act: probe,
+		{name: "Auto Login cleared", arrange: func(s setup) { s.h.SetUser(s.gp, emas.Change{AutoLogin: new(false)}) }, act: probe,
 			kind: clinical.ErrNoLoginAccess, cause: "auto-login-not-allowed"},
-		{name: "account disabled", arrange: func(s setup) { s.h.setUser(s.gp, map[string]any{"active": false}) }, act: probe,
+		{name: "account disabled", arrange: func(s setup) { s.h.SetUser(s.gp, emas.Change{Active: new(false)}) }, act: probe,
 			kind: clinical.ErrNoLoginAccess, cause: "user-inactive"},
 		{name: "access granted after signing in", arrange: func(s setup) {
-			s.h.setUser(s.gp, map[string]any{"allowLogin": false})
-			s.h.setUser(s.gp, map[string]any{"allowLogin": true})
+			s.h.SetUser(s.gp, emas.Change{AllowLogin: new(false)})
+			s.h.SetUser(s.gp, emas.Change{AllowLogin: new(true)})
 		}, act: probe, kind: clinical.ErrRelinkNeeded, cause: "session-predates-access-change"},
-		{name: "role that cannot file", arrange: func(s setup) { s.h.setUser(s.gp, map[string]any{"role": "Receptionist Access Role"}) },
+		{name: "role that cannot file", arrange: func(s setup) { s.h.SetUser(s.gp, emas.Change{Role: new(emas.RoleReceptionist)}) },
 			act: file(fixtures.FirstPatientNumber), kind: clinical.ErrInsufficientRole},
 		{name: "user id not in EMIS", act: func(s setup) error { return s.h.client.Probe(ctx, "99999") }, arrange: func(s setup) {
 			gp := s.gp
@@ -207,55 +213,55 @@ func TestErrorsAreTyped(t *testing.T) {
 		}, kind: clinical.ErrUserNotFound},
 		{name: "user id not an EMIS id", act: func(s setup) error { return s.h.client.Probe(ctx, "G8123456") }, kind: clinical.ErrUserNotFound, cause: "id-not-numeric"},
 		{name: "another practice", config: func(c *emisx.Config) { c.PracticeODS = "Z99999" }, act: probe, kind: clinical.ErrWrongPractice},
-		{name: "server error on a read", arrange: func(s setup) { s.h.setFaults(0, 1, 0) }, act: probe, kind: clinical.ErrTransient},
-		{name: "server error on FileRecord", arrange: func(s setup) { s.h.setFaults(0, 1, 0) }, act: file(fixtures.FirstPatientNumber),
+		{name: "server error on a read", arrange: func(s setup) { s.h.SetFaults(faults.Settings{ErrorRate: 1}) }, act: probe, kind: clinical.ErrTransient},
+		{name: "server error on FileRecord", arrange: func(s setup) { s.h.SetFaults(faults.Settings{ErrorRate: 1}) }, act: file(fixtures.FirstPatientNumber),
 			kind: clinical.ErrTransient, outcomeUnknown: true},
-		{name: "connection dropped after FileRecord committed", arrange: func(s setup) { s.h.setFaults(0, 0, 1) }, act: file(fixtures.FirstPatientNumber),
+		{name: "connection dropped after FileRecord committed", arrange: func(s setup) { s.h.SetFaults(faults.Settings{TimeoutAfterCommitRate: 1}) }, act: file(fixtures.FirstPatientNumber),
 			kind: clinical.ErrTransient, outcomeUnknown: true},
-		{name: "timeout", arrange: func(s setup) { s.h.setFaults(2000, 0, 0) }, act: func(s setup) error {
+		{name: "timeout", arrange: func(s setup) { s.h.SetFaults(faults.Settings{LatencyMs: 2000}) }, act: func(s setup) error {
 			c, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 			defer cancel()
-			_, err := s.h.client.File(c, filing(s.user, s.h.patient(fixtures.FirstPatientNumber), clinical.ConsultationGUID("A12345", "job")))
+			_, err := s.h.client.File(c, filing(s.user, s.h.Patient(fixtures.FirstPatientNumber), clinical.ConsultationGUID("A12345", "job")))
 			return err
 		}, kind: clinical.ErrTransient, outcomeUnknown: true},
 		{name: "filing not permitted", act: func(s setup) error {
-			f := filing(s.user, s.h.patient(fixtures.FirstPatientNumber), clinical.ConsultationGUID("A12345", "job"))
+			f := filing(s.user, s.h.Patient(fixtures.FirstPatientNumber), clinical.ConsultationGUID("A12345", "job"))
 			f.Summary, f.Codes, f.Attachments = "", nil, nil
 			_, err := s.h.client.File(ctx, f)
 			return err
 		}, kind: clinical.ErrBadRequest, cause: "filing-not-permitted"},
 		{name: "attachment that cannot be read to its end", act: func(s setup) error {
-			f := filing(s.user, s.h.patient(fixtures.FirstPatientNumber), clinical.ConsultationGUID("A12345", "job"))
+			f := filing(s.user, s.h.Patient(fixtures.FirstPatientNumber), clinical.ConsultationGUID("A12345", "job"))
 			f.Attachments[0].Open = func() (io.ReadCloser, error) {
 				return io.NopCloser(&failAfter{r: bytes.NewReader(png), n: 4, err: errors.New("tampered with")}), nil
 			}
 			_, err := s.h.client.File(ctx, f)
-			if n := len(s.h.consultations()); n != 0 {
+			if n := len(s.h.Consultations()); n != 0 {
 				s.h.t.Errorf("%d consultations filed", n)
 			}
 			return err
 		}, kind: clinical.ErrTransient, cause: clinical.CauseAttachmentUnreadable, outcomeUnknown: true},
 		{name: "unknown patient", act: func(s setup) error {
-			f := filing(s.user, s.h.patient(fixtures.FirstPatientNumber), clinical.ConsultationGUID("A12345", "job"))
+			f := filing(s.user, s.h.Patient(fixtures.FirstPatientNumber), clinical.ConsultationGUID("A12345", "job"))
 			f.PatientID = "999"
 			_, err := s.h.client.File(ctx, f)
 			return err
 		}, kind: clinical.ErrPatientNotFound},
-		{name: "deregistered patient", act: func(s setup) error { return file(s.h.practice().HardCases.Deregistered[0])(s) },
+		{name: "deregistered patient", act: func(s setup) error { return file(s.h.Fixtures().HardCases.Deregistered[0])(s) },
 			kind: clinical.ErrPatientNotRegistered},
 		{name: "outcome number not configured", config: func(c *emisx.Config) {
 			c.Outcomes = emisx.DefaultLegacyOutcomes()
 			c.Outcomes.LoginNotAllowed = 0
-		}, arrange: func(s setup) { s.h.setUser(s.gp, map[string]any{"allowLogin": false}) }, act: probe, kind: clinical.ErrAccessDenied},
+		}, arrange: func(s setup) { s.h.SetUser(s.gp, emas.Change{AllowLogin: new(false)}) }, act: probe, kind: clinical.ErrAccessDenied},
 		{name: "expired token told by its issue type", config: func(c *emisx.Config) {
 			c.Outcomes = emisx.DefaultLegacyOutcomes()
 			c.Outcomes.TokenExpired = 0
 			c.Sessions = bareSessions{c.Sessions}
-		}, arrange: func(s setup) { s.h.clock.advance(2 * time.Hour) }, act: probe, kind: clinical.ErrTokenExpired},
+		}, arrange: func(s setup) { s.h.Clock.Advance(2 * time.Hour) }, act: probe, kind: clinical.ErrTokenExpired},
 		{name: "outcome numbers moved", config: func(c *emisx.Config) {
 			c.Outcomes = emisx.DefaultLegacyOutcomes()
 			c.Outcomes.LoginNotAllowed, c.Outcomes.AutoLoginNotAllowed = 3004, 3003
-		}, arrange: func(s setup) { s.h.setUser(s.gp, map[string]any{"allowLogin": false}) }, act: probe,
+		}, arrange: func(s setup) { s.h.SetUser(s.gp, emas.Change{AllowLogin: new(false)}) }, act: probe,
 			kind: clinical.ErrNoLoginAccess, cause: "auto-login-not-allowed"},
 	}
 	for _, tt := range tests {
@@ -266,7 +272,7 @@ func TestErrorsAreTyped(t *testing.T) {
 			} else {
 				h = newHarness(t)
 			}
-			s := setup{h: h, gp: h.gp()}
+			s := setup{h: h, gp: h.GP()}
 			s.user = h.link(s.gp)
 			if tt.arrange != nil {
 				tt.arrange(s)
@@ -286,14 +292,14 @@ func TestErrorsAreTyped(t *testing.T) {
 
 func TestAmbiguousFilingIsFoundByItsGUID(t *testing.T) {
 	h := newHarness(t)
-	user := h.link(h.gp())
-	p := h.patient(fixtures.FirstPatientNumber)
+	user := h.link(h.GP())
+	p := h.Patient(fixtures.FirstPatientNumber)
 	guid := clinical.ConsultationGUID("A12345", "dropped")
-	h.setFaults(0, 0, 1)
+	h.SetFaults(faults.Settings{TimeoutAfterCommitRate: 1})
 	if _, err := h.client.File(ctx, filing(user, p, guid)); !errors.Is(err, clinical.ErrTransient) {
 		t.Fatalf("File: %v", err)
 	}
-	h.setFaults(0, 0, 0)
+	h.SetFaults(faults.Settings{})
 	c, err := h.client.FindConsultation(ctx, user, strconv.Itoa(int(p.PatientNumber)), guid)
 	if err != nil || c.GUID != guid || c.ID == "" {
 		t.Errorf("FindConsultation = %+v, %v", c, err)
@@ -305,24 +311,24 @@ type bareSessions struct{ emisx.Sessions }
 
 func TestTokenExpiry(t *testing.T) {
 	h := newHarness(t)
-	user := h.link(h.gp())
+	user := h.link(h.GP())
 
-	h.clock.advance(2 * time.Hour) // past the access token, within the session
+	h.Clock.Advance(2 * time.Hour) // past the access token, within the session
 	if err := h.client.Probe(ctx, user); err != nil {
 		t.Errorf("after the access token expired: %v; want a refresh and success", err)
 	}
 
-	bare, err := emisx.New(emisx.Config{BaseURL: h.base, ApplicationID: sim.ApplicationID, Sessions: bareSessions{h.sessions},
-		HTTPClient: &http.Client{Transport: h.transport}})
+	bare, err := emisx.New(emisx.Config{BaseURL: h.URL, ApplicationID: sim.ApplicationID, Sessions: bareSessions{h.sessions},
+		HTTPClient: h.HTTPClient()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.clock.advance(2 * time.Hour)
+	h.Clock.Advance(2 * time.Hour)
 	if err := bare.Probe(ctx, user); !errors.Is(err, clinical.ErrTokenExpired) {
 		t.Errorf("without ExpireToken: %v; want token-expired", err)
 	}
 
-	h.clock.advance(48 * time.Hour) // past the session: the refresh is refused
+	h.Clock.Advance(48 * time.Hour) // past the session: the refresh is refused
 	err = h.client.Probe(ctx, user)
 	var ce *clinical.Error
 	if !errors.As(err, &ce) || ce.Kind != clinical.ErrRelinkNeeded || ce.Cause != "refresh-refused" {
@@ -374,8 +380,8 @@ func TestConfigIsChecked(t *testing.T) {
 
 func TestLinkConfigSignsInWithPKCE(t *testing.T) {
 	h := newHarness(t)
-	gp := h.gp()
-	cfg := emisx.LinkConfig(emisx.Endpoint(h.base+"/"), idp.DesktopClientID, "http://127.0.0.1:49152/callback")
+	gp := h.GP()
+	cfg := emisx.LinkConfig(emisx.Endpoint(h.URL+"/"), idp.DesktopClientID, "http://127.0.0.1:49152/callback")
 	verifier := oauth2.GenerateVerifier()
 	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	location := func(resp *http.Response, err error) *url.URL {
@@ -391,7 +397,7 @@ func TestLinkConfigSignsInWithPKCE(t *testing.T) {
 		return loc
 	}
 	login := location(browser.Get(cfg.AuthCodeURL("st4te", oauth2.S256ChallengeOption(verifier))))
-	callback := location(browser.PostForm(h.base+"/login", url.Values{
+	callback := location(browser.PostForm(h.URL+"/login", url.Values{
 		"authRequestID": {login.Query().Get("authRequestID")}, "username": {gp.Username}, "password": {gp.Password}}))
 	back := location(browser.Get(callback.String()))
 	if back.Host != "127.0.0.1:49152" || back.Query().Get("state") != "st4te" {
@@ -404,8 +410,8 @@ func TestLinkConfigSignsInWithPKCE(t *testing.T) {
 	if tok.RefreshToken == "" {
 		t.Error("no refresh token: offline_access not granted")
 	}
-	client, err := emisx.New(emisx.Config{BaseURL: h.base, ApplicationID: sim.ApplicationID,
-		Sessions: staticSessions{tok}, HTTPClient: &http.Client{Transport: h.transport}})
+	client, err := emisx.New(emisx.Config{BaseURL: h.URL, ApplicationID: sim.ApplicationID,
+		Sessions: staticSessions{tok}, HTTPClient: h.HTTPClient()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,9 +428,9 @@ func (s staticSessions) TokenSource(context.Context, string) (oauth2.TokenSource
 
 func TestErrorsCarryNoPatientData(t *testing.T) {
 	h := newHarness(t)
-	user := h.link(h.gp())
-	p := h.patient(fixtures.FirstPatientNumber)
-	h.sim.Close() // every call now fails in the transport, whose errors name the URL
+	user := h.link(h.GP())
+	p := h.Patient(fixtures.FirstPatientNumber)
+	h.Close() // every call now fails in the transport, whose errors name the URL
 	var errs []error
 	_, err := h.client.FindPatients(ctx, user, p.NHSNumber)
 	errs = append(errs, err)

@@ -116,7 +116,7 @@ func largeFiling(guid string, atts ...clinical.Attachment) *clinical.Filing {
 func (h *harness) simAttachments() []digest {
 	h.t.Helper()
 	var out []digest
-	for _, c := range h.consultations() {
+	for _, c := range h.Consultations() {
 		for _, a := range c.Record.AttachmentList {
 			out = append(out, digestOf(h.t, base64.NewDecoder(base64.StdEncoding, strings.NewReader(a.AttachmentData))))
 		}
@@ -167,13 +167,13 @@ func TestFileStreamsLargeAttachmentsToThePractice(t *testing.T) {
 				c.HTTPClient.Transport = rec
 				c.HTTPClient.Timeout = time.Minute
 			})
-			user := h.link(h.gp())
+			user := h.link(h.GP())
 			big := generated(t, tt.size, 1)
 			att := big.attachment(nil)
 			if tt.unknown {
 				att.Size = -1
 			}
-			f := filing(user, h.patient(fixtures.FirstPatientNumber), clinical.ConsultationGUID("A12345", "large"))
+			f := filing(user, h.Patient(fixtures.FirstPatientNumber), clinical.ConsultationGUID("A12345", "large"))
 			f.Attachments = append(f.Attachments, att)
 			if _, err := h.client.File(ctx, f); err != nil {
 				t.Fatal(err)
@@ -225,9 +225,9 @@ func (r *replayOnce) RoundTrip(req *http.Request) (*http.Response, error) {
 func TestARequestSentAgainStreamsItsBodyAnew(t *testing.T) {
 	t.Run("by the transport", func(t *testing.T) {
 		h := newHarness(t, func(c *emisx.Config) { c.HTTPClient.Transport = &replayOnce{next: c.HTTPClient.Transport} })
-		user := h.link(h.gp())
+		user := h.link(h.GP())
 		big := generated(t, 2<<20, 2)
-		f := filing(user, h.patient(fixtures.FirstPatientNumber), clinical.ConsultationGUID("A12345", "replayed"))
+		f := filing(user, h.Patient(fixtures.FirstPatientNumber), clinical.ConsultationGUID("A12345", "replayed"))
 		f.Attachments = []clinical.Attachment{big.attachment(nil)}
 		if _, err := h.client.File(ctx, f); err != nil {
 			t.Fatal(err)
@@ -241,10 +241,10 @@ func TestARequestSentAgainStreamsItsBodyAnew(t *testing.T) {
 	})
 	t.Run("with a refreshed token", func(t *testing.T) {
 		h := newHarness(t)
-		user := h.link(h.gp())
-		h.clock.advance(2 * time.Hour)  // the practice refuses the token its source thinks valid
+		user := h.link(h.GP())
+		h.Clock.Advance(2 * time.Hour)  // the practice refuses the token its source thinks valid
 		big := generated(t, 100<<10, 3) // small: the refusal comes before the practice reads the body
-		f := filing(user, h.patient(fixtures.FirstPatientNumber), clinical.ConsultationGUID("A12345", "refreshed"))
+		f := filing(user, h.Patient(fixtures.FirstPatientNumber), clinical.ConsultationGUID("A12345", "refreshed"))
 		f.Attachments = []clinical.Attachment{big.attachment(nil)}
 		if _, err := h.client.File(ctx, f); err != nil {
 			t.Fatal(err)

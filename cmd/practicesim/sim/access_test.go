@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/emas"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/outcome"
 )
 
@@ -28,13 +29,13 @@ func (h *harness) fileAs(token string, g *guids) (int, outcome.Code) {
 func TestRemovedLoginAccessStopsFilingEvenAfterSigningInAgain(t *testing.T) {
 	h := newHarness(t)
 	g := &guids{}
-	gp := h.gp()
+	gp := h.GP()
 	tok := h.signIn(gp)
 	if status, _ := h.fileAs(tok.AccessToken, g); status != http.StatusNoContent {
 		t.Fatalf("filing before the change: %d", status)
 	}
 
-	h.setUser(gp.UserInRoleID, map[string]any{"allowLogin": false})
+	h.SetUser(gp, emas.Change{AllowLogin: new(false)})
 	if status, out := h.fileAs(tok.AccessToken, g); status != 401 || out != outcome.LoginNotAllowed {
 		t.Errorf("same session after Allow Login cleared: %d %v", status, out)
 	}
@@ -43,7 +44,7 @@ func TestRemovedLoginAccessStopsFilingEvenAfterSigningInAgain(t *testing.T) {
 		t.Errorf("after signing in again: %d %v", status, out)
 	}
 
-	h.setUser(gp.UserInRoleID, map[string]any{"allowLogin": true})
+	h.SetUser(gp, emas.Change{AllowLogin: new(true)})
 	if status, out := h.fileAs(again.AccessToken, g); status != 401 || out != outcome.SessionPredatesAccessChange {
 		t.Errorf("session from before Allow Login was ticked again: %d %v", status, out)
 	}
@@ -60,21 +61,21 @@ func TestRemovedLoginAccessStopsFilingEvenAfterSigningInAgain(t *testing.T) {
 func TestEachRevocationHasItsOwnOutcome(t *testing.T) {
 	tests := []struct {
 		name   string
-		change map[string]any
+		change emas.Change
 		want   outcome.Code
 	}{
-		{"Edit Users cleared", map[string]any{"enabled": false}, outcome.UserNotEnabled},
-		{"Allow Login cleared", map[string]any{"allowLogin": false}, outcome.LoginNotAllowed},
-		{"Auto Login cleared", map[string]any{"autoLogin": false}, outcome.AutoLoginNotAllowed},
-		{"user disabled", map[string]any{"active": false}, outcome.UserInactive},
-		{"role that cannot file", map[string]any{"role": "Receptionist Access Role"}, outcome.RoleCannotFile},
+		{"Edit Users cleared", emas.Change{Enabled: new(false)}, outcome.UserNotEnabled},
+		{"Allow Login cleared", emas.Change{AllowLogin: new(false)}, outcome.LoginNotAllowed},
+		{"Auto Login cleared", emas.Change{AutoLogin: new(false)}, outcome.AutoLoginNotAllowed},
+		{"user disabled", emas.Change{Active: new(false)}, outcome.UserInactive},
+		{"role that cannot file", emas.Change{Role: new(emas.RoleReceptionist)}, outcome.RoleCannotFile},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			gp := h.gp()
+			gp := h.GP()
 			tok := h.signIn(gp)
-			h.setUser(gp.UserInRoleID, tt.change)
+			h.SetUser(gp, tt.change)
 			if status, out := h.fileAs(tok.AccessToken, &guids{}); status != 401 || out != tt.want {
 				t.Errorf("filing: %d %v, want 401 %v", status, out, tt.want)
 			}
@@ -85,9 +86,9 @@ func TestEachRevocationHasItsOwnOutcome(t *testing.T) {
 func TestDeactivationBreaksSessionsUntilReactivation(t *testing.T) {
 	h := newHarness(t)
 	g := &guids{}
-	tok := h.signIn(h.gp())
+	tok := h.signIn(h.GP())
 	service := h.serviceToken("papi-config.read")
-	h.setApplication(false)
+	h.SetApplicationActive(false)
 	if status, out := h.fileAs(tok.AccessToken, g); status != 401 || out != outcome.ApplicationNotActivated {
 		t.Errorf("filing while deactivated: %d %v", status, out)
 	}
@@ -95,7 +96,7 @@ func TestDeactivationBreaksSessionsUntilReactivation(t *testing.T) {
 	if r.status != 401 || r.outcome() != outcome.ApplicationNotActivated {
 		t.Errorf("application token while deactivated: %d %v", r.status, r.outcome())
 	}
-	h.setApplication(true)
+	h.SetApplicationActive(true)
 	if status, _ := h.fileAs(tok.AccessToken, g); status != http.StatusNoContent {
 		t.Errorf("filing after reactivation: %d", status)
 	}
@@ -107,8 +108,8 @@ func TestDeactivationBreaksSessionsUntilReactivation(t *testing.T) {
 func TestExpiredTokensGet401(t *testing.T) {
 	h := newHarness(t)
 	g := &guids{}
-	tok := h.signIn(h.gp())
-	h.clock.advance(61 * time.Minute)
+	tok := h.signIn(h.GP())
+	h.Clock.Advance(61 * time.Minute)
 	if status, out := h.fileAs(tok.AccessToken, g); status != 401 || out != outcome.TokenExpired {
 		t.Errorf("expired token: %d %v", status, out)
 	}
@@ -119,7 +120,7 @@ func TestExpiredTokensGet401(t *testing.T) {
 
 func TestReceptionistCanReadButNotFile(t *testing.T) {
 	h := newHarness(t)
-	tok := h.signIn(h.receptionist())
+	tok := h.signIn(h.Receptionist())
 	if r := h.call(apiRequest{path: pathDemographics, query: patientQuery(h.registeredPatient().PatientNumber), token: tok.AccessToken}); r.status != 200 {
 		t.Errorf("reading: %d", r.status)
 	}
@@ -138,8 +139,8 @@ func TestApplicationTokensCannotFile(t *testing.T) {
 
 func TestDisabledUserCannotSignIn(t *testing.T) {
 	h := newHarness(t)
-	gp := h.gp()
-	h.setUser(gp.UserInRoleID, map[string]any{"active": false})
+	gp := h.GP()
+	h.SetUser(gp, emas.Change{Active: new(false)})
 	if _, err := h.desktopClient().PasswordCredentialsToken(context.Background(), gp.Username, gp.Password); err == nil {
 		t.Error("a disabled user signed in")
 	}

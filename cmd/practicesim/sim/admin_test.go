@@ -7,50 +7,33 @@ import (
 	"testing"
 
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim"
+	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/admin"
+	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/adminclient"
+	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/emas"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/fixtures"
 )
 
-type adminUser struct {
-	UserID     int32  `json:"userId"`
-	Username   string `json:"username"`
-	Password   string `json:"password"`
-	Name       string `json:"name"`
-	Locum      bool   `json:"locum"`
-	Enabled    bool   `json:"enabled"`
-	AllowLogin bool   `json:"allowLogin"`
-	AutoLogin  bool   `json:"autoLogin"`
-	Active     bool   `json:"active"`
-	Role       string `json:"role"`
-}
-
-type adminPatient struct {
-	PatientNumber int32  `json:"patientNumber"`
-	NHSNumber     string `json:"nhsNumber"`
-	FamilyName    string `json:"familyName"`
-	GivenNames    string `json:"givenNames"`
-	DateOfBirth   string `json:"dateOfBirth"`
-	Sex           string `json:"sex"`
-	Deceased      bool   `json:"deceased"`
-	Registered    bool   `json:"registered"`
-}
-
 func TestAdminUsers(t *testing.T) {
 	h := newHarness(t)
-	var users []adminUser
-	if status := h.admin("GET", "/admin/users", nil, &users); status != 200 || len(users) != len(h.practice().Staff) {
-		t.Fatalf("GET /admin/users: %d, %d users", status, len(users))
+	users, err := h.Admin.Users(t.Context())
+	if err != nil || len(users) != len(h.Fixtures().Staff) {
+		t.Fatalf("GET /admin/users: %v, %d users", err, len(users))
 	}
-	gp := h.gp()
-	var u adminUser
-	h.admin("GET", "/admin/users/"+itoa(gp.UserInRoleID), nil, &u)
-	if u.Username != gp.Username || u.Password != gp.Password || !u.Enabled || !u.AllowLogin || !u.AutoLogin || !u.Active || u.Role != string(gp.Role) {
+	gp := h.GP()
+	u, err := h.Admin.User(t.Context(), adminclient.UserID(gp.UserInRoleID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Username != gp.Username || u.Password != gp.Password || !u.Enabled || !u.AllowLogin || !u.AutoLogin || !u.Active || u.Role != gp.Role {
 		t.Errorf("user = %+v", u)
 	}
-	var changed adminUser
-	if status := h.admin("POST", "/admin/users/"+gp.Username, map[string]any{"autoLogin": false, "role": "Admin and Clerical Access Role"}, &changed); status != 200 {
-		t.Fatalf("POST: status %d", status)
+	// A partial body, with only the fields that change (the typed client sends null for
+	// the others).
+	var changed admin.User
+	if err := h.Admin.Do(t.Context(), "POST", "/admin/users/"+gp.Username, map[string]any{"autoLogin": false, "role": "Admin and Clerical Access Role"}, &changed); err != nil {
+		t.Fatalf("POST: %v", err)
 	}
-	if changed.AutoLogin || changed.Role != "Admin and Clerical Access Role" || !changed.AllowLogin {
+	if changed.AutoLogin || changed.Role != emas.RoleAdministrative || !changed.AllowLogin {
 		t.Errorf("after a partial update: %+v", changed)
 	}
 	for _, tc := range []struct {
@@ -64,7 +47,7 @@ func TestAdminUsers(t *testing.T) {
 		{"/admin/users/" + gp.Username, map[string]any{"role": ""}, http.StatusBadRequest},
 		{"/admin/application", map[string]any{}, http.StatusBadRequest},
 	} {
-		if status := h.admin("POST", tc.path, tc.body, nil); status != tc.status {
+		if status := adminclient.StatusCode(h.Admin.Do(t.Context(), "POST", tc.path, tc.body, nil)); status != tc.status {
 			t.Errorf("POST %s %v: status %d, want %d", tc.path, tc.body, status, tc.status)
 		}
 	}
@@ -72,27 +55,31 @@ func TestAdminUsers(t *testing.T) {
 
 func TestAdminApplication(t *testing.T) {
 	h := newHarness(t)
-	var app struct {
-		Active bool `json:"active"`
+	active, err := h.Admin.ApplicationActive(t.Context())
+	if err != nil {
+		t.Fatal(err)
 	}
-	h.admin("GET", "/admin/application", nil, &app)
-	if !app.Active {
+	if !active {
 		t.Error("a new practice has the application deactivated")
 	}
-	h.admin("POST", "/admin/application", map[string]bool{"active": false}, &app)
-	if app.Active {
+	if active, err = h.Admin.SetApplicationActive(t.Context(), false); err != nil {
+		t.Fatal(err)
+	}
+	if active {
 		t.Error("deactivation not reported")
 	}
 }
 
 func TestAdminPatients(t *testing.T) {
 	h := newHarness(t)
-	var patients []adminPatient
-	h.admin("GET", "/admin/patients", nil, &patients)
+	patients, err := h.Admin.Patients(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(patients) != fixtures.PatientCount {
 		t.Fatalf("%d patients", len(patients))
 	}
-	first, want := patients[0], h.practice().Patients[0]
+	first, want := patients[0], h.Fixtures().Patients[0]
 	if first.PatientNumber != want.PatientNumber || first.NHSNumber != want.NHSNumber || first.DateOfBirth != want.DateOfBirth.Format("2006-01-02") ||
 		first.FamilyName != want.FamilyName || first.GivenNames != want.GivenNames || first.Sex != want.Sex || !first.Registered || first.Deceased {
 		t.Errorf("first patient = %+v", first)
@@ -116,10 +103,10 @@ func TestAdminPatients(t *testing.T) {
 
 func TestAdminPagesAndInfo(t *testing.T) {
 	h := newHarness(t)
-	var info struct {
-		ApplicationID string `json:"applicationId"`
+	info, err := h.Admin.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
 	}
-	h.admin("GET", "/admin/info", nil, &info)
 	if info.ApplicationID != sim.ApplicationID {
 		t.Errorf("info = %+v", info)
 	}
@@ -132,7 +119,7 @@ func TestAdminPagesAndInfo(t *testing.T) {
 		{"/admin/", 200, "EMAS Manager"},
 		{"/admin/nothing-here", 404, `"error"`},
 	} {
-		resp, err := http.Get(h.base + tc.path)
+		resp, err := http.Get(h.URL + tc.path)
 		if err != nil {
 			t.Fatal(err)
 		}

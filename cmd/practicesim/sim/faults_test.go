@@ -6,14 +6,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/adminclient"
+	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/faults"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/outcome"
-	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/records"
 )
 
 func TestLatencyDelaysEveryCall(t *testing.T) {
 	h := newHarness(t)
-	token := h.signIn(h.gp()).AccessToken
-	h.setFaults(150, 0, 0)
+	token := h.signIn(h.GP()).AccessToken
+	h.SetFaults(faults.Settings{LatencyMs: 150})
 	start := time.Now()
 	if r := h.call(apiRequest{path: pathOrganisation, token: token}); r.status != 200 {
 		t.Fatalf("status %d", r.status)
@@ -25,15 +26,13 @@ func TestLatencyDelaysEveryCall(t *testing.T) {
 
 func TestErrorRateFailsCallsWithoutDoingAnything(t *testing.T) {
 	h := newHarness(t)
-	token := h.signIn(h.gp()).AccessToken
-	h.setFaults(0, 1, 0)
+	token := h.signIn(h.GP()).AccessToken
+	h.SetFaults(faults.Settings{ErrorRate: 1})
 	r := h.call(fileRequest(token, h.registeredPatient().PatientNumber, textComment("11111111-2222-4333-8444-555555555555")))
 	if r.status != 500 || r.outcome() != outcome.InternalError {
 		t.Errorf("status %d, outcome %v", r.status, r.outcome())
 	}
-	var filed []records.Consultation
-	h.admin("GET", "/admin/consultations", nil, &filed)
-	if len(filed) != 0 {
+	if filed := h.Consultations(); len(filed) != 0 {
 		t.Error("a failed call filed a consultation")
 	}
 }
@@ -42,16 +41,15 @@ func TestErrorRateFailsCallsWithoutDoingAnything(t *testing.T) {
 // again, or the second attempt is refused as a duplicate.
 func TestTimeoutAfterCommitLeavesAnAmbiguousOutcome(t *testing.T) {
 	h := newHarness(t)
-	token := h.signIn(h.gp()).AccessToken
+	token := h.signIn(h.GP()).AccessToken
 	patient := h.registeredPatient()
 	guid := "22222222-3333-4444-8555-666666666666"
-	h.setFaults(0, 0, 1)
+	h.SetFaults(faults.Settings{TimeoutAfterCommitRate: 1})
 	if _, err := h.send(fileRequest(token, patient.PatientNumber, textComment(guid))); err == nil {
 		t.Fatal("the filing was answered; want the connection dropped")
 	}
-	h.setFaults(0, 0, 0)
-	var filed []records.Consultation
-	h.admin("GET", "/admin/consultations", nil, &filed)
+	h.SetFaults(faults.Settings{})
+	filed := h.Consultations()
 	if len(filed) != 1 || filed[0].GUID != guid {
 		t.Fatalf("filed = %+v; the consultation should have been committed", filed)
 	}
@@ -74,7 +72,7 @@ func TestFaultSettingsAreValidated(t *testing.T) {
 		{"latencyMs": -5},
 		{"errorRate": 0.5, "surprise": true},
 	} {
-		if status := h.admin("POST", "/admin/faults", body, nil); status != http.StatusBadRequest {
+		if status := adminclient.StatusCode(h.Admin.Do(t.Context(), "POST", "/admin/faults", body, nil)); status != http.StatusBadRequest {
 			t.Errorf("POST /admin/faults %v: status %d", body, status)
 		}
 	}

@@ -9,12 +9,11 @@ import (
 
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/emisopen"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/outcome"
-	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/records"
 )
 
 func TestEachPermittedFilingIsStoredUnderTheCallersGUID(t *testing.T) {
 	h := newHarness(t)
-	gp := h.gp()
+	gp := h.GP()
 	token := h.signIn(gp).AccessToken
 	patient := h.registeredPatient()
 	filings := []struct {
@@ -62,8 +61,7 @@ func TestEachPermittedFilingIsStoredUnderTheCallersGUID(t *testing.T) {
 		t.Errorf("GetMedicalRecord: %d consultations, %d events, %d attachments",
 			len(full.ConsultationList), len(full.EventList), len(full.AttachmentList))
 	}
-	var filed []records.Consultation
-	h.admin("GET", "/admin/consultations", nil, &filed)
+	filed := h.Consultations()
 	if len(filed) != 3 || filed[0].PatientNumber != patient.PatientNumber || filed[0].GUID != filings[0].guid {
 		t.Errorf("admin consultations = %+v", filed)
 	}
@@ -74,9 +72,9 @@ func TestEachPermittedFilingIsStoredUnderTheCallersGUID(t *testing.T) {
 
 func TestFileRecordRefusesWhatIsNotPermitted(t *testing.T) {
 	h := newHarness(t)
-	token := h.signIn(h.gp()).AccessToken
+	token := h.signIn(h.GP()).AccessToken
 	patient := h.registeredPatient()
-	otherUser := h.receptionist()
+	otherUser := h.Receptionist()
 	g := &guids{}
 	// edit returns a text comment filing changed by f, as raw JSON so that
 	// cases can add properties the Go types do not have.
@@ -136,16 +134,14 @@ func TestFileRecordRefusesWhatIsNotPermitted(t *testing.T) {
 			}
 		})
 	}
-	var filed []records.Consultation
-	h.admin("GET", "/admin/consultations", nil, &filed)
-	if len(filed) != 0 {
+	if filed := h.Consultations(); len(filed) != 0 {
 		t.Errorf("%d refused filings were stored", len(filed))
 	}
 }
 
 func TestFileRecordAcceptsContextAndUnusedProperties(t *testing.T) {
 	h := newHarness(t)
-	token := h.signIn(h.gp()).AccessToken
+	token := h.signIn(h.GP()).AccessToken
 	body := map[string]any{
 		"consultationList": []any{map[string]any{
 			"guid": "c0ffee00-1111-4222-8333-444455556666", "pfsVisible": true, "pfsVisibleSpecified": true,

@@ -9,19 +9,18 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/writeback-agent/wbagent/cmd/practicesim/contract"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/emisopen"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/fixtures"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/idp"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/outcome"
+	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/simtest"
 )
 
 // Partner API paths.
@@ -35,119 +34,31 @@ const (
 	pathUserByID        = "/api/v1/user/GetUserById"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// harness runs a simulator and checks every Partner API exchange against
-// the contract: a response that breaks it fails the test, and so does a
-// request that breaks it unless the test said it meant to send one.
+// harness runs a simulator (package simtest) that keeps its state in a folder, so that it
+// can restart, and makes Partner API calls through the contract-checking transport: an
+// answer that breaks the contract fails the test, and so does a request that breaks it
+// unless the test said it meant to send one (ExpectInvalidRequests).
 type harness struct {
-	t         *testing.T
-	sim       *sim.Simulator
-	base      string
-	stateDir  string
-	clock     *clock
-	transport *contract.Transport
-	client    *http.Client
-
-	invalidRequestsExpected bool
+	*simtest.Practice
+	t      *testing.T
+	client *http.Client
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{t: t, stateDir: t.TempDir(), clock: &clock{t: time.Now()}}
-	h.start("127.0.0.1:0")
-	t.Cleanup(h.checkContract)
-	return h
-}
-
-func (h *harness) start(addr string) {
-	h.t.Helper()
-	s, err := sim.New(sim.Config{StateDir: h.stateDir, Now: h.clock.now})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	base, err := s.Start(h.t.Context(), addr)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.t.Cleanup(func() { s.Close() })
-	v, err := contract.New(contract.IdentityProvider{})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.sim, h.base = s, base
-	if h.transport == nil {
-		h.transport = v.Transport(nil)
-		h.client = &http.Client{Transport: h.transport}
-	}
-}
-
-// restart stops the simulator and starts a new one on the same address and
-// state folder.
-func (h *harness) restart() {
-	h.t.Helper()
-	addr := strings.TrimPrefix(h.base, "http://")
-	if err := h.sim.Close(); err != nil {
-		h.t.Fatal(err)
-	}
-	h.start(addr)
-}
-
-func (h *harness) checkContract() {
-	for _, v := range h.transport.Violations() {
-		if v.Phase == contract.PhaseRequest && h.invalidRequestsExpected {
-			continue
-		}
-		h.t.Errorf("contract violated: %v", v)
-	}
-}
-
-func (h *harness) practice() *fixtures.Practice { return h.sim.Practice() }
-
-// staff returns the first member of staff matching.
-func (h *harness) staff(match func(fixtures.Staff) bool) fixtures.Staff {
-	h.t.Helper()
-	for _, s := range h.practice().Staff {
-		if match(s) {
-			return s
-		}
-	}
-	h.t.Fatal("no such member of staff")
-	return fixtures.Staff{}
-}
-
-func (h *harness) gp() fixtures.Staff {
-	return h.staff(func(s fixtures.Staff) bool { return s.JobCategory.Doctor && !s.Locum })
-}
-
-func (h *harness) receptionist() fixtures.Staff {
-	return h.staff(func(s fixtures.Staff) bool { return s.JobCategory == fixtures.Receptionist })
+	p := simtest.Start(t, simtest.StateDir(t.TempDir()))
+	return &harness{Practice: p, t: t, client: p.HTTPClient()}
 }
 
 // registeredPatient returns a patient whose record accepts filings.
 func (h *harness) registeredPatient() fixtures.Patient {
-	return h.practice().Patients[0]
+	return h.Fixtures().Patients[0]
 }
 
 func (h *harness) desktopClient() *oauth2.Config {
 	return &oauth2.Config{
 		ClientID:    idp.DesktopClientID,
-		Endpoint:    oauth2.Endpoint{AuthURL: h.base + "/authorize", TokenURL: h.base + "/oauth/token", AuthStyle: oauth2.AuthStyleInParams},
+		Endpoint:    oauth2.Endpoint{AuthURL: h.URL + "/authorize", TokenURL: h.URL + "/oauth/token", AuthStyle: oauth2.AuthStyleInParams},
 		RedirectURL: "http://127.0.0.1:49152/callback",
 		Scopes:      []string{"openid", "profile", "offline_access", "papi-cr.write", "papi-cr.read", "papi-subjects.read", "papi-config.read"},
 	}
@@ -178,7 +89,7 @@ func (h *harness) refresh(tok *oauth2.Token) *oauth2.Token {
 
 func (h *harness) serviceToken(scopes ...string) *oauth2.Token {
 	h.t.Helper()
-	cc := clientcredentials.Config{ClientID: idp.ServiceClientID, ClientSecret: idp.ServiceClientSecret, TokenURL: h.base + "/oauth/token", Scopes: scopes}
+	cc := clientcredentials.Config{ClientID: idp.ServiceClientID, ClientSecret: idp.ServiceClientSecret, TokenURL: h.URL + "/oauth/token", Scopes: scopes}
 	tok, err := cc.Token(context.Background())
 	if err != nil {
 		h.t.Fatal(err)
@@ -246,7 +157,7 @@ func (h *harness) send(req apiRequest) (apiResponse, error) {
 		}
 		body = bytes.NewReader(data)
 	}
-	target := h.base + req.path
+	target := h.URL + req.path
 	if len(req.query) > 0 {
 		target += "?" + req.query.Encode()
 	}
@@ -278,50 +189,6 @@ func (h *harness) send(req apiRequest) (apiResponse, error) {
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	return apiResponse{status: resp.StatusCode, header: resp.Header, body: data}, err
-}
-
-// admin calls the admin API and decodes its answer into out (if not nil).
-func (h *harness) admin(method, path string, in, out any) int {
-	h.t.Helper()
-	var body io.Reader
-	if in != nil {
-		data, _ := json.Marshal(in)
-		body = bytes.NewReader(data)
-	}
-	r, _ := http.NewRequest(method, h.base+path, body)
-	resp, err := http.DefaultClient.Do(r)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if out != nil && resp.StatusCode < 300 {
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-			h.t.Fatal(err)
-		}
-	}
-	return resp.StatusCode
-}
-
-func (h *harness) setUser(userID int32, change map[string]any) {
-	h.t.Helper()
-	if status := h.admin("POST", "/admin/users/"+itoa(userID), change, nil); status != 200 {
-		h.t.Fatalf("admin user change: status %d", status)
-	}
-}
-
-func (h *harness) setApplication(active bool) {
-	h.t.Helper()
-	if status := h.admin("POST", "/admin/application", map[string]bool{"active": active}, nil); status != 200 {
-		h.t.Fatalf("admin application change: status %d", status)
-	}
-}
-
-func (h *harness) setFaults(latencyMs int, errorRate, timeoutAfterCommitRate float64) {
-	h.t.Helper()
-	body := map[string]any{"latencyMs": latencyMs, "errorRate": errorRate, "timeoutAfterCommitRate": timeoutAfterCommitRate}
-	if status := h.admin("POST", "/admin/faults", body, nil); status != 200 {
-		h.t.Fatalf("admin faults: status %d", status)
-	}
 }
 
 func itoa(n int32) string { return strconv.Itoa(int(n)) }

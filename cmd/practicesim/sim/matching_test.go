@@ -11,8 +11,8 @@ import (
 
 func TestGetMatchedPatients(t *testing.T) {
 	h := newHarness(t)
-	token := h.signIn(h.gp()).AccessToken
-	p := h.practice()
+	token := h.signIn(h.GP()).AccessToken
+	p := h.Fixtures()
 	hc := p.HardCases
 	twin, _ := p.Patient(hc.SameNameAndDOB[0])
 	deceased, _ := p.Patient(hc.Deceased[0])
@@ -83,8 +83,8 @@ func TestGetMatchedPatients(t *testing.T) {
 
 func TestPatientsWithoutNHSNumberStillHaveRecords(t *testing.T) {
 	h := newHarness(t)
-	token := h.signIn(h.gp()).AccessToken
-	n := h.practice().HardCases.NoNHSNumber[0]
+	token := h.signIn(h.GP()).AccessToken
+	n := h.Fixtures().HardCases.NoNHSNumber[0]
 	var rec emisopen.MedicalRecord
 	h.call(apiRequest{path: pathDemographics, query: patientQuery(n), token: token}).decode(t, &rec)
 	if rec.Registration == nil || rec.Registration.NHSNumber != "" || rec.Registration.FamilyName == "" {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/emisopen"
+	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/faults"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/fixtures"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/outcome"
 )
@@ -15,10 +16,10 @@ import (
 // request and response against the OpenAPI document.
 func TestEveryOperationHoldsToTheContract(t *testing.T) {
 	h := newHarness(t)
-	h.invalidRequestsExpected = true // some cases send them on purpose
-	token := h.signIn(h.gp()).AccessToken
+	h.ExpectInvalidRequests() // some cases send them on purpose
+	token := h.signIn(h.GP()).AccessToken
 	patient := h.registeredPatient()
-	deregistered := h.practice().HardCases.Deregistered[0]
+	deregistered := h.Fixtures().HardCases.Deregistered[0]
 	filed := "5e0c7a51-3b9d-4f2e-8a61-0d4c2b9e7f13"
 	if r := h.call(fileRequest(token, patient.PatientNumber, textComment(filed))); r.status != http.StatusNoContent {
 		t.Fatalf("setup filing: %d %s", r.status, r.body)
@@ -50,7 +51,7 @@ func TestEveryOperationHoldsToTheContract(t *testing.T) {
 		{"GetConsultation unknown GUID", apiRequest{path: pathConsultation, query: q("patientNumber", pn, "consultationGuid", unknownGUID), token: token}, 404, outcome.ConsultationNotFound},
 		{"GetConsultation malformed GUID", apiRequest{path: pathConsultation, query: q("patientNumber", pn, "consultationGuid", "nope"), token: token}, 400, outcome.MalformedRequest},
 		{"GetOrganisation", apiRequest{path: pathOrganisation, token: token}, 200, 0},
-		{"GetUserById", apiRequest{path: pathUserByID, query: q("userInRoleId", itoa(h.gp().UserInRoleID)), token: token}, 200, 0},
+		{"GetUserById", apiRequest{path: pathUserByID, query: q("userInRoleId", itoa(h.GP().UserInRoleID)), token: token}, 200, 0},
 		{"GetUserById unknown user", apiRequest{path: pathUserByID, query: q("userInRoleId", "7"), token: token}, 404, outcome.UserNotFound},
 		{"FileRecord", fileRequest(token, patient.PatientNumber, codedValue("9a3e6c1f-2b7d-4e8a-9f0c-1d2e3f4a5b6c")), 204, 0},
 		{"FileRecord unknown patient", fileRequest(token, 1, textComment("1f2e3d4c-5b6a-4789-8abc-def012345678")), 404, outcome.PatientNotFound},
@@ -77,7 +78,7 @@ func TestEveryOperationHoldsToTheContract(t *testing.T) {
 		})
 	}
 	// And with a server fault injected, every operation answers 500.
-	h.setFaults(0, 1, 0)
+	h.SetFaults(faults.Settings{ErrorRate: 1})
 	for _, tt := range tests {
 		if tt.wantStatus == http.StatusMethodNotAllowed || tt.wantOutcome == outcome.OperationNotSimulated {
 			continue // answered before any operation runs
@@ -120,17 +121,17 @@ func TestScopesAreEnforced(t *testing.T) {
 
 func TestOrganisationAndUsers(t *testing.T) {
 	h := newHarness(t)
-	token := h.signIn(h.gp()).AccessToken
+	token := h.signIn(h.GP()).AccessToken
 	var org emisopen.OrganisationInformation
 	h.call(apiRequest{path: pathOrganisation, token: token}).decode(t, &org)
-	p := h.practice()
+	p := h.Fixtures()
 	if len(org.OrganisationList) != 1 || org.OrganisationList[0].NationalCode != p.ODSCode || org.OrganisationList[0].DBID != p.CDB {
 		t.Errorf("organisation = %+v", org.OrganisationList)
 	}
 	if len(org.UserList) != len(p.Staff) {
 		t.Errorf("%d users, want %d", len(org.UserList), len(p.Staff))
 	}
-	locum := h.staff(func(s fixtures.Staff) bool { return s.Locum })
+	locum := h.Staff(func(s fixtures.Staff) bool { return s.Locum })
 	var user emisopen.UserDetails
 	h.call(apiRequest{path: pathUserByID, query: url.Values{"userInRoleId": {itoa(locum.UserInRoleID)}}, token: token}).decode(t, &user)
 	if len(user.Person) != 1 || user.Person[0].LastName != locum.FamilyName || user.Person[0].Locum == nil || *user.Person[0].Locum != 1 {

@@ -4,21 +4,22 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/emas"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/outcome"
 )
 
 func TestStateSurvivesARestart(t *testing.T) {
 	h := newHarness(t)
-	gp, receptionist := h.gp(), h.receptionist()
+	gp, receptionist := h.GP(), h.Receptionist()
 	tok := h.signIn(gp)
 	patient := h.registeredPatient()
 	guid := "33333333-4444-4555-8666-777777777777"
 	if r := h.call(fileRequest(tok.AccessToken, patient.PatientNumber, codedValue(guid))); r.status != 204 {
 		t.Fatalf("FileRecord: %d", r.status)
 	}
-	h.setUser(receptionist.UserInRoleID, map[string]any{"autoLogin": false})
+	h.SetUser(receptionist, emas.Change{AutoLogin: new(false)})
 
-	h.restart()
+	h.Restart()
 
 	lookup := apiRequest{path: pathConsultation, token: tok.AccessToken,
 		query: url.Values{"patientNumber": {itoa(patient.PatientNumber)}, "consultationGuid": {guid}}}
@@ -32,10 +33,10 @@ func TestStateSurvivesARestart(t *testing.T) {
 	if r := h.call(fileRequest(tok.AccessToken, patient.PatientNumber, codedValue(guid))); r.outcome() != outcome.DuplicateConsultation {
 		t.Errorf("refiling after the restart: %d %v", r.status, r.outcome())
 	}
-	var u struct {
-		AutoLogin bool `json:"autoLogin"`
+	u, err := h.Admin.User(t.Context(), receptionist.Username)
+	if err != nil {
+		t.Fatal(err)
 	}
-	h.admin("GET", "/admin/users/"+receptionist.Username, nil, &u)
 	if u.AutoLogin {
 		t.Error("the EMAS Manager change was lost")
 	}

@@ -110,13 +110,13 @@ func TestSignInThroughTheBrowser(t *testing.T) {
 	}
 	html, _ := io.ReadAll(page.Body)
 	page.Body.Close()
-	gp := h.gp()
-	for _, s := range h.practice().Staff {
+	gp := h.GP()
+	for _, s := range h.Fixtures().Staff {
 		if !strings.Contains(string(html), s.Username) {
 			t.Errorf("sign-in page does not list %s", s.Username)
 		}
 	}
-	resp, err = browser.PostForm(h.base+"/login", url.Values{
+	resp, err = browser.PostForm(h.URL+"/login", url.Values{
 		"authRequestID": {login.Query().Get("authRequestID")}, "username": {gp.Username}, "password": {gp.Password},
 	})
 	if err != nil {

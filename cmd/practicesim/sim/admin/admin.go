@@ -16,7 +16,12 @@
 //	POST /admin/faults               {"latencyMs": n, "errorRate": 0..1, "timeoutAfterCommitRate": 0..1}
 //
 // The API has no authentication: the simulator listens on loopback only.
-// Errors are answered as {"error": "…"} with status 400 or 404.
+// Errors are answered as {"error": "…"} (ErrorResponse) with status 400 or 404.
+//
+// The bodies are Go types that the client, package adminclient, shares: Info,
+// Application, User, Patient and ErrorResponse here, with emas.Change,
+// faults.Settings and records.Consultation. Their JSON is a contract
+// (docs/practicesim.md); the golden files under testdata hold it.
 package admin
 
 import (
@@ -97,16 +102,18 @@ func (h *Handler) page(w http.ResponseWriter, _ *http.Request) {
 	w.Write(page)
 }
 
-type application struct {
+// Application is the body of GET and POST /admin/application: whether the
+// application is activated in EMAS Manager. A POST must set Active.
+type Application struct {
 	Active *bool `json:"active"`
 }
 
 func (h *Handler) getApplication(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, application{Active: ptr(h.cfg.Access.ApplicationActive())})
+	writeJSON(w, http.StatusOK, Application{Active: ptr(h.cfg.Access.ApplicationActive())})
 }
 
 func (h *Handler) setApplication(w http.ResponseWriter, r *http.Request) {
-	var req application
+	var req Application
 	if err := decode(r, &req); err != nil || req.Active == nil {
 		writeError(w, http.StatusBadRequest, `the body must be {"active": true|false}`)
 		return
@@ -119,8 +126,9 @@ func (h *Handler) setApplication(w http.ResponseWriter, r *http.Request) {
 	h.getApplication(w, r)
 }
 
-// user is a member of staff with their Partner API access settings.
-type user struct {
+// User is a member of staff with their Partner API access settings, as the
+// /admin/users routes give them.
+type User struct {
 	UserID      int32  `json:"userId"`
 	Username    string `json:"username"`
 	Password    string `json:"password"`
@@ -130,16 +138,16 @@ type user struct {
 	emas.Access
 }
 
-func (h *Handler) user(s *fixtures.Staff) user {
+func (h *Handler) user(s *fixtures.Staff) User {
 	access, _ := h.cfg.Access.Access(s.UserInRoleID)
-	return user{
+	return User{
 		UserID: s.UserInRoleID, Username: s.Username, Password: s.Password, Name: s.DisplayName(),
 		JobCategory: s.JobCategory.Description, Locum: s.Locum, Access: access,
 	}
 }
 
 func (h *Handler) listUsers(w http.ResponseWriter, _ *http.Request) {
-	out := []user{}
+	out := []User{}
 	for i := range h.cfg.Practice.Staff {
 		out = append(out, h.user(&h.cfg.Practice.Staff[i]))
 	}
@@ -195,8 +203,8 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, u)
 }
 
-// patient is a patient fixture as the admin API lists it.
-type patient struct {
+// Patient is a patient fixture as GET /admin/patients lists it.
+type Patient struct {
 	PatientNumber int32  `json:"patientNumber"`
 	NHSNumber     string `json:"nhsNumber"` // empty when the record has none
 	FamilyName    string `json:"familyName"`
@@ -208,9 +216,9 @@ type patient struct {
 }
 
 func (h *Handler) listPatients(w http.ResponseWriter, _ *http.Request) {
-	out := make([]patient, 0, len(h.cfg.Practice.Patients))
+	out := make([]Patient, 0, len(h.cfg.Practice.Patients))
 	for _, p := range h.cfg.Practice.Patients {
-		out = append(out, patient{
+		out = append(out, Patient{
 			PatientNumber: p.PatientNumber, NHSNumber: p.NHSNumber, FamilyName: p.FamilyName, GivenNames: p.GivenNames,
 			DateOfBirth: p.DateOfBirth.Format(time.DateOnly), Sex: p.Sex, Deceased: p.Deceased, Registered: p.Registered,
 		})
@@ -250,8 +258,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
+// ErrorResponse is the body of every error answer.
+type ErrorResponse struct {
+	Error string `json:"error"`
+}
+
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
+	writeJSON(w, status, ErrorResponse{Error: msg})
 }
 
 func ptr[T any](v T) *T { return &v }

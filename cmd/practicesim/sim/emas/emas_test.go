@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/outcome"
+	"github.com/writeback-agent/wbagent/agent/fakeclock"
 )
 
 const (
@@ -14,16 +15,12 @@ const (
 	receptionist int32 = 2
 )
 
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time { return c.t }
-
-func open(t *testing.T, path string, c *clock) *Manager {
+func open(t *testing.T, path string, c *fakeclock.Clock) *Manager {
 	t.Helper()
 	m, err := Open(path, map[int32]Access{
 		gp:           FullAccess(RoleManageDetailedHealthRecords),
 		receptionist: FullAccess(RoleReceptionist),
-	}, 24*time.Hour, c.now)
+	}, 24*time.Hour, c.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +61,7 @@ func TestRevokingAccessTakesEffectAtOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := open(t, "", &clock{time.Now()})
+			m := open(t, "", fakeclock.New(time.Now()))
 			sid := signIn(t, m, gp)
 			if err := m.Authorize(sid, gp, tt.action); err != nil {
 				t.Fatalf("before the change: %v", err)
@@ -93,7 +90,7 @@ func TestGrantingAccessNeedsANewSignIn(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := open(t, "", &clock{time.Now()})
+			m := open(t, "", fakeclock.New(time.Now()))
 			old := signIn(t, m, gp)
 			if _, err := m.Update(gp, tt.revoke); err != nil {
 				t.Fatal(err)
@@ -113,7 +110,7 @@ func TestGrantingAccessNeedsANewSignIn(t *testing.T) {
 }
 
 func TestChangesThatGrantNothingKeepSessions(t *testing.T) {
-	m := open(t, "", &clock{time.Now()})
+	m := open(t, "", fakeclock.New(time.Now()))
 	sid := signIn(t, m, gp)
 	for _, c := range []Change{
 		{Enabled: ptr(true)},
@@ -130,7 +127,7 @@ func TestChangesThatGrantNothingKeepSessions(t *testing.T) {
 }
 
 func TestDeactivationBreaksSessionsUntilReactivation(t *testing.T) {
-	m := open(t, "", &clock{time.Now()})
+	m := open(t, "", fakeclock.New(time.Now()))
 	sid := signIn(t, m, gp)
 	if err := m.SetApplicationActive(false); err != nil {
 		t.Fatal(err)
@@ -156,7 +153,7 @@ func TestDeactivationBreaksSessionsUntilReactivation(t *testing.T) {
 
 func TestRefusalsAreOrdered(t *testing.T) {
 	// With everything revoked, the broadest reason is reported.
-	m := open(t, "", &clock{time.Now()})
+	m := open(t, "", fakeclock.New(time.Now()))
 	sid := signIn(t, m, gp)
 	m.Update(gp, Change{Enabled: ptr(false), AllowLogin: ptr(false), Role: ptr(RoleReceptionist)})
 	if got := code(m.Authorize(sid, gp, File)); got != outcome.UserNotEnabled {
@@ -169,7 +166,7 @@ func TestRefusalsAreOrdered(t *testing.T) {
 }
 
 func TestRoleOnlyMattersForFiling(t *testing.T) {
-	m := open(t, "", &clock{time.Now()})
+	m := open(t, "", fakeclock.New(time.Now()))
 	sid := signIn(t, m, receptionist)
 	if err := m.Authorize(sid, receptionist, Read); err != nil {
 		t.Errorf("reading: %v", err)
@@ -180,7 +177,7 @@ func TestRoleOnlyMattersForFiling(t *testing.T) {
 }
 
 func TestSessions(t *testing.T) {
-	c := &clock{time.Now()}
+	c := fakeclock.New(time.Now())
 	m := open(t, "", c)
 	sid := signIn(t, m, gp)
 	if got := code(m.Authorize(sid, receptionist, Read)); got != outcome.TokenInvalid {
@@ -189,7 +186,7 @@ func TestSessions(t *testing.T) {
 	if got := code(m.Authorize("no-such-session", gp, Read)); got != outcome.TokenInvalid {
 		t.Errorf("unknown session: outcome %v", got)
 	}
-	c.t = c.t.Add(25 * time.Hour)
+	c.Advance(25 * time.Hour)
 	if got := code(m.Authorize(sid, gp, Read)); got != outcome.TokenInvalid {
 		t.Errorf("expired session: outcome %v", got)
 	}
@@ -210,7 +207,7 @@ func TestSessions(t *testing.T) {
 }
 
 func TestUpdateErrors(t *testing.T) {
-	m := open(t, "", &clock{time.Now()})
+	m := open(t, "", fakeclock.New(time.Now()))
 	if _, err := m.Update(99, Change{}); !errors.Is(err, ErrUnknownUser) {
 		t.Errorf("unknown user: %v", err)
 	}
@@ -221,7 +218,7 @@ func TestUpdateErrors(t *testing.T) {
 
 func TestStatePersists(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "emas.json")
-	c := &clock{time.Now()}
+	c := fakeclock.New(time.Now())
 	m := open(t, path, c)
 	sid := signIn(t, m, gp)
 	m.Update(receptionist, Change{AutoLogin: ptr(false)})
