@@ -26,6 +26,8 @@ type Endpoints struct {
 	AuthURL     string `json:"authorization_endpoint"`
 	TokenURL    string `json:"token_endpoint"`
 	UserInfoURL string `json:"userinfo_endpoint"`
+	// RevocationURL is the token revocation endpoint (RFC 7009); "" if the issuer has none.
+	RevocationURL string `json:"revocation_endpoint,omitempty"`
 }
 
 // discoveryPath is where an OpenID Connect issuer publishes its endpoints.

@@ -6,7 +6,9 @@
 // typed error, never retried in a loop) until they link again.
 //
 // Signing in happens in the user's process (package signin); the service verifies the
-// token it is given with the issuer before storing it.
+// token it is given with the issuer before storing it. When the last OS user linked to a
+// clinical user unlinks (or links as someone else), the store deletes that clinical user's
+// token durably, then revokes it at the issuer (RFC 7009), best effort.
 package link
 
 import (
@@ -101,6 +103,9 @@ type Store struct {
 	hc   *http.Client
 	ctx  context.Context // for token refreshes: carries hc
 
+	revokeTimeout    time.Duration // bounds revoking a dropped token; tests shorten it
+	noRevocationOnce sync.Once     // says once that the issuer cannot revoke
+
 	mu        sync.Mutex
 	links     map[string]Link     // by OS user id
 	accounts  map[string]*account // by clinical user id
@@ -140,7 +145,7 @@ func Open(opts Options) (*Store, error) {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
 	s := &Store{
-		opts: opts, path: filepath.Join(opts.Dir, FileName), hc: hc,
+		opts: opts, path: filepath.Join(opts.Dir, FileName), hc: hc, revokeTimeout: revokeTimeout,
 		ctx:   context.WithValue(context.Background(), oauth2.HTTPClient, hc),
 		links: map[string]Link{}, accounts: map[string]*account{},
 	}
@@ -181,7 +186,8 @@ func (s *Store) Settings() Settings { return s.opts.Settings }
 // Link verifies with the issuer that tok belongs to clinicalUserID, then links the OS user
 // to that clinical user and stores the token (replacing the clinical user's previous one).
 // An OS user is linked to one clinical user at a time; several OS users may link to the
-// same clinical user.
+// same clinical user. If the OS user was the last one linked to another clinical user, that
+// clinical user's token is deleted and then revoked at the issuer, as by Unlink.
 func (s *Store) Link(ctx context.Context, osUserID, osUser, clinicalUserID string, tok *oauth2.Token) (Link, error) {
 	if osUserID == "" || clinicalUserID == "" || tok == nil || tok.AccessToken == "" {
 		return Link{}, errors.New("link: an OS user, a clinical user and a token are required")
@@ -207,8 +213,9 @@ func (s *Store) Link(ctx context.Context, osUserID, osUser, clinicalUserID strin
 	prev, had := s.links[osUserID]
 	s.links[osUserID] = l
 	s.accounts[clinicalUserID] = &account{Account: Account{ClinicalUserID: clinicalUserID, Name: who.Name}, tok: tok}
+	var dropped string // the refresh token of the previous clinical user, if dropped
 	if had && prev.ClinicalUserID != clinicalUserID {
-		s.dropUnusedAccount(prev.ClinicalUserID)
+		dropped = s.dropUnusedAccount(prev.ClinicalUserID)
 	}
 	err = s.save()
 	s.mu.Unlock()
@@ -217,11 +224,14 @@ func (s *Store) Link(ctx context.Context, osUserID, osUser, clinicalUserID strin
 	}
 	s.opts.Logger.Info("clinician linked", "osUser", osUser, "clinicalUserId", clinicalUserID)
 	s.changed()
+	s.revoke(prev.ClinicalUserID, dropped)
 	return l, nil
 }
 
 // Unlink removes the OS user's link, and the clinical user's token if no other OS user is
-// linked to them.
+// linked to them. The token is deleted here durably first; then, without holding the store,
+// Unlink asks the issuer to revoke its refresh token, for at most a few seconds (best effort:
+// a failure is logged, and Unlink succeeds all the same).
 func (s *Store) Unlink(osUserID string) (Link, error) {
 	s.mu.Lock()
 	l, ok := s.links[osUserID]
@@ -230,7 +240,7 @@ func (s *Store) Unlink(osUserID string) (Link, error) {
 		return Link{}, fmt.Errorf("link: unlink: %w", ErrNotLinked)
 	}
 	delete(s.links, osUserID)
-	s.dropUnusedAccount(l.ClinicalUserID)
+	dropped := s.dropUnusedAccount(l.ClinicalUserID)
 	err := s.save()
 	s.mu.Unlock()
 	if err != nil {
@@ -238,6 +248,7 @@ func (s *Store) Unlink(osUserID string) (Link, error) {
 	}
 	s.opts.Logger.Info("clinician unlinked", "osUser", l.OSUser, "clinicalUserId", l.ClinicalUserID)
 	s.changed()
+	s.revoke(l.ClinicalUserID, dropped)
 	return l, nil
 }
 
@@ -273,14 +284,21 @@ func (s *Store) Accounts() []Account {
 	return out
 }
 
-// dropUnusedAccount forgets a clinical user no OS user is linked to. s.mu is held.
-func (s *Store) dropUnusedAccount(clinicalUserID string) {
+// dropUnusedAccount forgets a clinical user no OS user is linked to, and returns their
+// refresh token ("" if they are still linked or had none) for the caller to revoke once the
+// store is saved. s.mu is held.
+func (s *Store) dropUnusedAccount(clinicalUserID string) string {
 	for _, l := range s.links {
 		if l.ClinicalUserID == clinicalUserID {
-			return
+			return ""
 		}
 	}
+	a, ok := s.accounts[clinicalUserID]
 	delete(s.accounts, clinicalUserID)
+	if !ok || a.tok == nil {
+		return ""
+	}
+	return a.tok.RefreshToken
 }
 
 // discover returns the issuer's endpoints, fetching them the first time.

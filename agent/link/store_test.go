@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,27 +28,65 @@ type fixture struct {
 	dir      string
 	sealer   *seal.Sealer
 	requests atomic.Int64 // requests to the issuer
+	revokes  atomic.Int64 // of which to its revocation endpoint
 	hc       *http.Client
+	logs     *syncBuffer // what the stores opened by open log
+	close    func()      // stops the issuer
 }
 
-type countingTransport struct{ n *atomic.Int64 }
+type countingTransport struct{ f *fixture }
 
 func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.n.Add(1)
+	c.f.requests.Add(1)
+	if r.URL.Path == revokePath {
+		c.f.revokes.Add(1)
+	}
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-func newFixture(t *testing.T) *fixture {
+// revokePath is the simulator's revocation endpoint.
+const revokePath = "/revoke"
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func newFixture(t *testing.T) *fixture { return newWrappedFixture(t, nil) }
+
+// newWrappedFixture starts the simulator on loopback; if wrap is not nil, the issuer is
+// wrap around the simulator's handler.
+func newWrappedFixture(t *testing.T, wrap func(http.Handler) http.Handler) *fixture {
 	t.Helper()
 	s, err := sim.New(sim.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	base, err := s.Start(t.Context(), "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var base string
+	var stop func()
+	if wrap == nil {
+		if base, err = s.Start(t.Context(), "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		stop = func() { s.Close() }
+	} else {
+		srv := httptest.NewServer(wrap(s.Handler()))
+		base, stop = srv.URL, srv.Close
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(stop)
 	key := bytes.Repeat([]byte{7}, seal.KeySize)
 	sealer, err := seal.New(key)
 	if err != nil {
@@ -53,15 +94,16 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f := &fixture{
 		settings: Settings{Issuer: base, ClientID: idp.DesktopClientID, Scopes: []string{"openid", "profile", "offline_access"}},
-		staff:    s.Practice().Staff, dir: t.TempDir(), sealer: sealer,
+		staff:    s.Practice().Staff, dir: t.TempDir(), sealer: sealer, logs: &syncBuffer{}, close: stop,
 	}
-	f.hc = &http.Client{Transport: countingTransport{&f.requests}}
+	f.hc = &http.Client{Transport: countingTransport{f}}
 	return f
 }
 
 func (f *fixture) open(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(Options{Dir: f.dir, Sealer: f.sealer, Settings: f.settings, HTTPClient: f.hc})
+	s, err := Open(Options{Dir: f.dir, Sealer: f.sealer, Settings: f.settings, HTTPClient: f.hc,
+		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/outcome"
 	"github.com/writeback-agent/wbagent/agent/fakeclock"
+	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/outcome"
 )
 
 const (

@@ -13,6 +13,8 @@
 // user signs in: through the sign-in page or the password grant. A refresh
 // grant keeps the session it refreshes; it is not a new sign-in. Signing out
 // (end_session) ends the user's sessions and with them their refresh tokens.
+// Revoking a refresh token (RFC 7009, /revoke) ends it and the access token
+// issued with it.
 //
 // The signing key and the refresh tokens are saved to a state file, so that
 // links made before a restart keep working after it.

@@ -375,6 +375,111 @@ func TestRevokedAccessTokenIsRefused(t *testing.T) {
 	}
 }
 
+// revoke posts an RFC 7009 revocation request and returns the status and body.
+func (f *fixture) revoke(t *testing.T, form url.Values, basicUser, basicPassword string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, f.server.URL+"/revoke", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if basicUser != "" {
+		req.SetBasicAuth(basicUser, basicPassword)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// refreshGrant posts a refresh grant for the desktop client and returns the
+// status and body.
+func (f *fixture) refreshGrant(t *testing.T, refreshToken string) (int, string) {
+	t.Helper()
+	resp, err := http.PostForm(f.server.URL+"/oauth/token", url.Values{
+		"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}, "client_id": {DesktopClientID},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func TestRevokedRefreshTokenIsRefused(t *testing.T) {
+	for _, hint := range []string{"refresh_token", "", "access_token"} {
+		t.Run("hint "+hint, func(t *testing.T) {
+			f := start(t, "", newDirectory())
+			tok, err := f.desktop().PasswordCredentialsToken(context.Background(), "agp", "pw-agp")
+			if err != nil {
+				t.Fatal(err)
+			}
+			other, err := f.desktop().PasswordCredentialsToken(context.Background(), "agp", "pw-agp")
+			if err != nil {
+				t.Fatal(err)
+			}
+			form := url.Values{"client_id": {DesktopClientID}, "token": {tok.RefreshToken}}
+			if hint != "" {
+				form.Set("token_type_hint", hint)
+			}
+			if status, body := f.revoke(t, form, "", ""); status != http.StatusOK {
+				t.Fatalf("revoke: %d %s", status, body)
+			}
+			if status, body := f.refreshGrant(t, tok.RefreshToken); status != http.StatusBadRequest || !strings.Contains(body, `"error":"invalid_grant"`) {
+				t.Errorf("refresh with the revoked token: %d %s, want 400 invalid_grant", status, body)
+			}
+			if _, err := f.verify(tok.AccessToken); !errors.Is(err, ErrTokenInvalid) {
+				t.Errorf("the access token issued with the revoked refresh token: %v, want ErrTokenInvalid", err)
+			}
+			// Another sign-in of the same user is not affected.
+			if status, body := f.refreshGrant(t, other.RefreshToken); status != http.StatusOK {
+				t.Errorf("refresh with another sign-in's token: %d %s", status, body)
+			}
+			// Revoking it again, or an unknown token, succeeds (RFC 7009 §2.2).
+			if status, body := f.revoke(t, form, "", ""); status != http.StatusOK {
+				t.Errorf("revoke again: %d %s", status, body)
+			}
+		})
+	}
+}
+
+func TestRevokedRefreshTokenStaysRevokedAfterARestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "idp.json")
+	dir := newDirectory()
+	before := start(t, path, dir)
+	tok, err := before.desktop().PasswordCredentialsToken(context.Background(), "agp", "pw-agp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"client_id": {DesktopClientID}, "token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}
+	if status, body := before.revoke(t, form, "", ""); status != http.StatusOK {
+		t.Fatalf("revoke: %d %s", status, body)
+	}
+	after := start(t, path, dir)
+	if status, body := after.refreshGrant(t, tok.RefreshToken); status != http.StatusBadRequest {
+		t.Errorf("refresh with the revoked token after a restart: %d %s", status, body)
+	}
+}
+
+func TestAnotherClientCannotRevokeARefreshToken(t *testing.T) {
+	f := start(t, "", newDirectory())
+	tok, err := f.desktop().PasswordCredentialsToken(context.Background(), "agp", "pw-agp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}
+	if status, body := f.revoke(t, form, ServiceClientID, ServiceClientSecret); status != http.StatusUnauthorized || !strings.Contains(body, "invalid_client") {
+		t.Errorf("revoke by another client: %d %s, want 401 invalid_client", status, body)
+	}
+	if status, body := f.refreshGrant(t, tok.RefreshToken); status != http.StatusOK {
+		t.Errorf("refresh after another client's revocation attempt: %d %s", status, body)
+	}
+}
+
 func TestLinksSurviveARestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "idp.json")
 	dir := newDirectory()
@@ -443,6 +548,7 @@ func TestDiscovery(t *testing.T) {
 	for _, want := range []string{
 		fmt.Sprintf(`"issuer":"%s"`, f.server.URL),
 		`"token_endpoint":"` + f.server.URL + `/oauth/token"`,
+		`"revocation_endpoint":"` + f.server.URL + `/revoke"`,
 		`"S256"`, `"ES256"`, `"papi-cr.write"`,
 	} {
 		if !strings.Contains(string(body), want) {

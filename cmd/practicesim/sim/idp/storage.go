@@ -23,6 +23,14 @@ import (
 // authRequestLifetime bounds how long a sign-in may take.
 const authRequestLifetime = 10 * time.Minute
 
+// refreshTokenPrefix starts every refresh token. Its "~" is not in the base64url
+// alphabet, so op's revocation endpoint, when it tries a refresh token as one of
+// its own encrypted "tokenID:subject" tokens (with token_type_hint access_token,
+// or a refresh token of another client), fails to decode it and hands RevokeToken
+// the token itself. Without it the decryption (unauthenticated AES-CFB) would
+// now and then yield garbage with one ":", which op takes for an access token ID.
+const refreshTokenPrefix = "rt~"
+
 // sessionClaim is the private access token claim carrying the session ID.
 const sessionClaim = "sid"
 
@@ -69,12 +77,14 @@ func (a *authRequest) Done() bool                            { return a.subject 
 // refreshRecord is an issued refresh token, saved under the SHA-256 of the
 // token so that the state file does not hold usable tokens.
 type refreshRecord struct {
-	ID        string    `json:"id"`
+	ID        string    `json:"id"` // what GetRefreshTokenInfo gives op to revoke it by
 	ClientID  string    `json:"clientId"`
 	Subject   string    `json:"subject"`
 	SessionID string    `json:"sessionId"`
 	Scopes    []string  `json:"scopes"`
 	AuthTime  time.Time `json:"authTime"`
+	// AccessTokenID is the ID of the access token issued with it, revoked with it.
+	AccessTokenID string `json:"accessTokenId,omitempty"`
 }
 
 // refreshRequest is a refresh grant in progress (op.RefreshTokenRequest).
@@ -266,7 +276,7 @@ func (s *storage) CreateAccessToken(context.Context, op.TokenRequest) (string, t
 }
 
 func (s *storage) CreateAccessAndRefreshTokens(_ context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
-	rec := &refreshRecord{ID: rand.Text(), Subject: req.GetSubject(), Scopes: req.GetScopes()}
+	rec := &refreshRecord{ID: rand.Text(), Subject: req.GetSubject(), Scopes: req.GetScopes(), AccessTokenID: rand.Text()}
 	switch r := req.(type) {
 	case *authRequest:
 		rec.ClientID, rec.SessionID, rec.AuthTime = r.clientID, r.sessionID, r.authTime
@@ -275,7 +285,7 @@ func (s *storage) CreateAccessAndRefreshTokens(_ context.Context, req op.TokenRe
 	default:
 		return "", "", time.Time{}, fmt.Errorf("idp: refresh token for %T", req)
 	}
-	token := rand.Text()
+	token := refreshTokenPrefix + rand.Text()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if current != "" {
@@ -285,7 +295,7 @@ func (s *storage) CreateAccessAndRefreshTokens(_ context.Context, req op.TokenRe
 	if err := s.save(); err != nil {
 		return "", "", time.Time{}, fmt.Errorf("idp: save refresh token: %w", err)
 	}
-	return rand.Text(), token, s.now().Add(s.tokenLifetime), nil
+	return rec.AccessTokenID, token, s.now().Add(s.tokenLifetime), nil
 }
 
 func (s *storage) TokenRequestByRefreshToken(_ context.Context, token string) (op.RefreshTokenRequest, error) {
@@ -311,30 +321,58 @@ func (s *storage) TerminateSession(_ context.Context, userID, _ string) error {
 	return s.save()
 }
 
+// RevokeToken revokes a token (RFC 7009). For a refresh token, op passes the
+// record ID that GetRefreshTokenInfo returned, with its subject; for a refresh
+// token GetRefreshTokenInfo did not accept (another client's), the token
+// itself; for an access token, its ID (the JWT's jti) with its subject.
+// Revoking a refresh token ends it and revokes the access token issued with
+// it (RFC 7009 §2.1).
 func (s *storage) RevokeToken(_ context.Context, tokenOrID, userID, clientID string) *oidc.Error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if userID != "" { // an access token ID
-		now := s.now()
-		maps.DeleteFunc(s.revoked, func(_ string, until time.Time) bool { return now.After(until) })
-		s.revoked[tokenOrID] = now.Add(s.tokenLifetime)
+	if h, rec, ok := s.refreshByIDOrToken(tokenOrID); ok {
+		if rec.ClientID != clientID {
+			return oidc.ErrInvalidClient().WithDescription("the token was issued to another client")
+		}
+		delete(s.refresh, h)
+		if rec.AccessTokenID != "" {
+			s.revokeAccessToken(rec.AccessTokenID)
+		}
+		if err := s.save(); err != nil {
+			return oidc.ErrServerError().WithParent(err)
+		}
 		return nil
 	}
-	h := hashToken(tokenOrID)
-	rec, ok := s.refresh[h]
-	if !ok {
-		return nil // unknown tokens count as revoked (RFC 7009 §2.2)
+	if userID != "" { // an access token ID
+		s.revokeAccessToken(tokenOrID)
 	}
-	if rec.ClientID != clientID {
-		return oidc.ErrInvalidClient().WithDescription("the token was issued to another client")
-	}
-	delete(s.refresh, h)
-	if err := s.save(); err != nil {
-		return oidc.ErrServerError().WithParent(err)
-	}
-	return nil
+	return nil // unknown tokens count as revoked (RFC 7009 §2.2)
 }
 
+// refreshByIDOrToken finds a refresh token by its record ID or by the token
+// itself, and returns its key in s.refresh; the caller holds s.mu.
+func (s *storage) refreshByIDOrToken(tokenOrID string) (string, *refreshRecord, bool) {
+	if rec, ok := s.refresh[hashToken(tokenOrID)]; ok {
+		return hashToken(tokenOrID), rec, true
+	}
+	for h, rec := range s.refresh {
+		if rec.ID == tokenOrID {
+			return h, rec, true
+		}
+	}
+	return "", nil, false
+}
+
+// revokeAccessToken refuses an access token ID until it would have expired
+// anyway; the caller holds s.mu.
+func (s *storage) revokeAccessToken(id string) {
+	now := s.now()
+	maps.DeleteFunc(s.revoked, func(_ string, until time.Time) bool { return now.After(until) })
+	s.revoked[id] = now.Add(s.tokenLifetime)
+}
+
+// GetRefreshTokenInfo tells op's revocation endpoint whose refresh token a
+// token is and its ID, by which op then asks RevokeToken to revoke it.
 func (s *storage) GetRefreshTokenInfo(_ context.Context, clientID, token string) (string, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/writeback-agent/wbagent/agent/fakeclock"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/contract"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/admin"
@@ -29,7 +30,6 @@ import (
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/faults"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/fixtures"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/records"
-	"github.com/writeback-agent/wbagent/agent/fakeclock"
 )
 
 // Option changes the simulator's configuration.
