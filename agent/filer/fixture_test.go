@@ -1,7 +1,6 @@
 package filer_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -18,6 +17,7 @@ import (
 	"github.com/writeback-agent/wbagent/agent/checks"
 	"github.com/writeback-agent/wbagent/agent/clinical"
 	"github.com/writeback-agent/wbagent/agent/filer"
+	"github.com/writeback-agent/wbagent/agent/logtest"
 	"github.com/writeback-agent/wbagent/agent/queue"
 	"github.com/writeback-agent/wbagent/agent/writeback"
 )
@@ -36,31 +36,13 @@ const (
 
 var pngContent = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x08\x00\x00\x00\x08")
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // fixture is a queue and an engine running on it, with a way to wait for records to move.
 type fixture struct {
 	t       testing.TB
 	dir     string // the queue's
 	q       *queue.Queue
 	eng     *filer.Engine
-	logs    *syncBuffer
+	logs    *logtest.Buffer
 	changed chan struct{}
 	stop    func()
 }
@@ -76,7 +58,7 @@ type options struct {
 
 func newFixture(t testing.TB, sys clinical.System, opt options) *fixture {
 	t.Helper()
-	f := &fixture{t: t, dir: t.TempDir(), logs: &syncBuffer{}, changed: make(chan struct{}, 1)}
+	f := &fixture{t: t, dir: t.TempDir(), logs: &logtest.Buffer{}, changed: make(chan struct{}, 1)}
 	key := make([]byte, 32)
 	rand.Read(key)
 	if opt.retry == (queue.RetryPolicy{}) {

@@ -9,13 +9,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
 
+	"github.com/writeback-agent/wbagent/agent/logtest"
 	"github.com/writeback-agent/wbagent/agent/seal"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim"
 	"github.com/writeback-agent/wbagent/cmd/practicesim/sim/fixtures"
@@ -30,8 +30,8 @@ type fixture struct {
 	requests atomic.Int64 // requests to the issuer
 	revokes  atomic.Int64 // of which to its revocation endpoint
 	hc       *http.Client
-	logs     *syncBuffer // what the stores opened by open log
-	close    func()      // stops the issuer
+	logs     *logtest.Buffer // what the stores opened by open log
+	close    func()          // stops the issuer
 }
 
 type countingTransport struct{ f *fixture }
@@ -46,24 +46,6 @@ func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // revokePath is the simulator's revocation endpoint.
 const revokePath = "/revoke"
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func newFixture(t *testing.T) *fixture { return newWrappedFixture(t, nil) }
 
@@ -94,7 +76,7 @@ func newWrappedFixture(t *testing.T, wrap func(http.Handler) http.Handler) *fixt
 	}
 	f := &fixture{
 		settings: Settings{Issuer: base, ClientID: idp.DesktopClientID, Scopes: []string{"openid", "profile", "offline_access"}},
-		staff:    s.Practice().Staff, dir: t.TempDir(), sealer: sealer, logs: &syncBuffer{}, close: stop,
+		staff:    s.Practice().Staff, dir: t.TempDir(), sealer: sealer, logs: &logtest.Buffer{}, close: stop,
 	}
 	f.hc = &http.Client{Transport: countingTransport{f}}
 	return f
