@@ -509,19 +509,23 @@ func (q *Queue) chain(s *staged) *staged {
 }
 
 // complete waits until s and every group before it are on disk, then answers its callers.
+// It syncs first and only then waits for the group before it to be answered: the sync
+// covers that group's frames too, and so starts as soon as the previous sync ends rather
+// than after the previous group's callers have been answered (which left the disk idle for
+// about a third of the time under load).
 func (q *Queue) complete(s *staged) {
 	// chainErr: this group's changes, or those it was built on, may not be on disk.
 	var chainErr error
-	if s.prev != nil {
-		<-s.prev.done
-		if !s.prev.ok {
-			chainErr = s.prev.cause
-		}
-	}
-	if chainErr == nil && s.g != nil {
+	if s.g != nil {
 		if chainErr = q.wal.syncTo(s.g.seq); chainErr != nil {
 			q.ap.fail(fmt.Errorf("queue: %w", chainErr))
 			q.log.Error("the queue cannot sync its log; writes are refused until the service restarts", "err", chainErr)
+		}
+	}
+	if s.prev != nil {
+		<-s.prev.done
+		if !s.prev.ok && chainErr == nil {
+			chainErr = s.prev.cause
 		}
 	}
 	if chainErr == nil {
