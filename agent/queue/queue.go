@@ -89,6 +89,8 @@ type Options struct {
 	// OnChange, if set, is called after each commit with the records it changed. It must not
 	// block: hand the change to a channel or a goroutine.
 	OnChange func([]Change)
+
+	noSpares bool // tests: the log writes ordinary files only (no zero-filled spares)
 }
 
 // Change reports that a record moved to a state.
@@ -266,7 +268,7 @@ func (q *Queue) init() error {
 		return fmt.Errorf("queue: open %s: %w", q.path, err)
 	}
 	q.idx.apply(d)
-	if q.wal, err = openWAL(q.walDir, last+1); err != nil {
+	if q.wal, err = openWAL(q.walDir, last+1, !q.opts.noSpares); err != nil {
 		return fmt.Errorf("queue: open: %w", err)
 	}
 	q.walSeq = last

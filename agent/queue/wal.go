@@ -33,11 +33,12 @@ import (
 // Each frame is written and synced before the next is started, so only the last frame of
 // the last file can be torn by a crash; such a frame was never acknowledged and is ignored.
 //
-// Files are preallocated ahead of the frames (walPrealloc at a time, where the file system
-// can): overwriting blocks that are already the file's changes no metadata, so a sync
-// flushes data only, which on ext4 makes it markedly faster than a sync that must also
-// commit a grown file size. A file therefore ends in zeros after its last frame; a frame
-// header of zeros followed by nothing but zeros is the end of the file.
+// Frames are written into files that already hold zeros written and synced beforehand (a
+// spare file, made in the background: wal_spare.go). Overwriting blocks that are already the
+// file's changes no metadata, so a sync has only data to flush; on ext4 that makes it about
+// twice as fast as a sync that must also commit a grown size or convert preallocated
+// extents. A file therefore ends in zeros after its last frame; a frame header of zeros
+// followed by nothing but zeros is the end of the file.
 
 // WALDir is the write-ahead log's folder inside the data folder.
 const WALDir = "wal"
@@ -175,13 +176,16 @@ type wal struct {
 	synced atomic.Uint64 // the last group known to be on disk
 
 	mu       sync.Mutex // guards everything below
-	f        *os.File
+	f        *os.File   // the file being written; nil until the first write
 	old      []*os.File // files left by rotation, closed by release
 	size     int64      // bytes of frames in f
+	limit    int64      // f holds synced zeros up to here (0: it was not zero-filled)
 	alloc    int64      // f is preallocated up to here
 	segments []uint64   // first group number of each file, oldest first; the last is f's
 	written  uint64     // the last group written
 	buf      []byte
+
+	spares spares // zero-filled files made ahead of need (wal_spare.go)
 }
 
 func segmentName(first uint64) string { return fmt.Sprintf("%016x%s", first, walSuffix) }
@@ -320,18 +324,20 @@ func readFrame(r *bufio.Reader) (*group, int, error) {
 	return g, n, err
 }
 
-// openWAL starts a fresh log file whose first group will be next. Older files must have
-// been applied and removed already.
-func openWAL(dir string, next uint64) (*wal, error) {
+// openWAL starts a log whose first group will be next; its first file is made at the first
+// write. Older files must have been applied and removed already. Without spares (tests),
+// every file is an ordinary one.
+func openWAL(dir string, next uint64, spares bool) (*wal, error) {
 	w := &wal{dir: dir}
-	if err := w.rotate(next); err != nil {
-		return nil, err
+	if err := removeFile(dir, spareName); err != nil { // a crash's half-made spare
+		return nil, fmt.Errorf("write-ahead log: remove old spare file: %w", err)
 	}
+	w.startSpares(spares)
 	return w, nil
 }
 
-// rotate makes the current file durable and starts a new one for group next. Caller holds
-// mu (or owns w exclusively).
+// rotate makes the current file durable and starts a new one for group next: the spare
+// file if one is ready, otherwise a new, empty one. Caller holds mu.
 func (w *wal) rotate(next uint64) error {
 	if w.f != nil {
 		if err := fdatasync(w.f); err != nil {
@@ -339,9 +345,14 @@ func (w *wal) rotate(next uint64) error {
 		}
 		w.markSynced(w.written)
 	}
-	f, err := os.OpenFile(filepath.Join(w.dir, segmentName(next)), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("write-ahead log: new file: %w", err)
+	path := filepath.Join(w.dir, segmentName(next))
+	f, limit := w.takeSpare(path)
+	if f == nil {
+		var err error
+		if f, err = os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600); err != nil {
+			return fmt.Errorf("write-ahead log: new file: %w", err)
+		}
+		preallocate(f, walPrealloc)
 	}
 	if err := durable.SyncDir(w.dir); err != nil {
 		f.Close()
@@ -350,30 +361,33 @@ func (w *wal) rotate(next uint64) error {
 	if w.f != nil {
 		w.old = append(w.old, w.f) // a sync may still be using it
 	}
-	preallocate(f, walPrealloc)
-	w.f, w.size, w.alloc = f, 0, walPrealloc
+	w.f, w.size, w.limit, w.alloc = f, 0, limit, max(limit, walPrealloc)
 	w.segments = append(w.segments, next)
 	return nil
 }
 
-// write appends g's frame without syncing it. Groups are written in number order.
+// write appends g's frame without syncing it. Groups are written in number order. A new
+// file is started when the frame does not fit in the zeros of the current one and a spare
+// is ready, or when the current one is full.
 func (w *wal) write(g *group) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.size >= walSegmentMax {
+	w.buf = encodeGroup(w.buf[:0], g)
+	end := w.size + int64(len(w.buf))
+	if w.f == nil || w.size >= walSegmentMax || (end > w.limit && w.spareReady()) {
 		if err := w.rotate(g.seq); err != nil {
 			return err
 		}
+		end = int64(len(w.buf))
 	}
-	w.buf = encodeGroup(w.buf[:0], g)
-	if end := w.size + int64(len(w.buf)); end > w.alloc {
+	if end > w.alloc {
 		w.alloc = end + walPrealloc
 		preallocate(w.f, w.alloc)
 	}
 	if _, err := w.f.WriteAt(w.buf, w.size); err != nil {
 		return fmt.Errorf("write-ahead log: write: %w", err)
 	}
-	w.size += int64(len(w.buf))
+	w.size = end
 	w.written = g.seq
 	if cap(w.buf) > 4<<20 {
 		w.buf = nil // do not keep a large group's buffer
@@ -428,11 +442,15 @@ func (w *wal) release(applied uint64) error {
 	return err
 }
 
-// close closes the current file and, if every group is applied, removes all files.
+// close stops making spares, closes the files and, if every group is applied, removes them.
 func (w *wal) close(allApplied bool) error {
+	w.stopSpares()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	err := w.f.Close()
+	var err error
+	if w.f != nil {
+		err = w.f.Close()
+	}
 	for _, f := range w.old {
 		err = errors.Join(err, f.Close())
 	}

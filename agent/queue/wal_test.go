@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"math/rand/v2"
@@ -93,6 +94,39 @@ func crashCopy(t *testing.T, from string) string {
 	return to
 }
 
+// logLayouts are the two kinds of file the log writes frames into: a spare it zero-filled
+// and synced beforehand, and an ordinary file (before a spare is ready, or where spares
+// cannot be made). Tests of what a crash leaves behind run on both.
+var logLayouts = []struct {
+	name string
+	mod  func(*Options)
+	prep func(*fixture) // after open, before the first write
+}{
+	{"zero-filled file", func(*Options) {}, func(f *fixture) { f.waitSpare() }},
+	{"ordinary file", func(o *Options) { o.noSpares = true }, func(*fixture) {}},
+}
+
+// waitSpare waits until the log has a zero-filled spare ready, so the next file it starts
+// is one.
+func (f *fixture) waitSpare() {
+	f.t.Helper()
+	w := f.q.wal
+	deadline := time.After(10 * time.Second)
+	for {
+		w.mu.Lock()
+		ready := w.spareReady()
+		w.mu.Unlock()
+		if ready {
+			return
+		}
+		select {
+		case <-w.spares.made:
+		case <-deadline:
+			f.t.Fatal("no spare log file made within 10 s")
+		}
+	}
+}
+
 func lastSegment(t *testing.T, dir string) string {
 	t.Helper()
 	firsts, err := listSegments(filepath.Join(dir, WALDir))
@@ -105,7 +139,16 @@ func lastSegment(t *testing.T, dir string) string {
 // The log is what makes an acknowledgement true: groups logged but not yet in bbolt are
 // visible to readers at once and come back after a crash.
 func TestLoggedWritesSurviveACrashBeforeTheyReachTheDatabase(t *testing.T) {
-	f := newFixture(t)
+	for _, l := range logLayouts {
+		t.Run(l.name, func(t *testing.T) {
+			f := newFixture(t, l.mod)
+			l.prep(f)
+			testLoggedWritesSurviveACrash(t, f)
+		})
+	}
+}
+
+func testLoggedWritesSurviveACrash(t *testing.T, f *fixture) {
 	release := stallApplier(f.q)
 	defer release()
 	d := doc("job-att")
@@ -209,27 +252,41 @@ func truncateToFrames(t *testing.T, path string) {
 // Damage before the end of the log is not a torn last write: acknowledged groups follow it,
 // so the queue must refuse to open rather than silently drop them.
 func TestDamagedLogIsRefused(t *testing.T) {
-	f := newFixture(t)
-	release := stallApplier(f.q)
-	defer release()
-	for _, job := range []string{"a", "b", "c"} {
-		f.enqueue(job)
-	}
-	dir := crashCopy(t, f.dir)
-	seg := lastSegment(t, dir)
-	b, _ := os.ReadFile(seg)
-	b[walFrameHeader+3] ^= 0xff // inside the first frame, two more follow
-	os.WriteFile(seg, b, 0o600)
-	_, err := Open(Options{Dir: dir, Key: f.key})
-	if err == nil || !strings.Contains(err.Error(), "damaged") {
-		t.Fatalf("open with a damaged log: %v", err)
+	for _, l := range logLayouts {
+		t.Run(l.name, func(t *testing.T) {
+			f := newFixture(t, l.mod)
+			l.prep(f)
+			release := stallApplier(f.q)
+			defer release()
+			for _, job := range []string{"a", "b", "c"} {
+				f.enqueue(job)
+			}
+			dir := crashCopy(t, f.dir)
+			seg := lastSegment(t, dir)
+			b, _ := os.ReadFile(seg)
+			b[walFrameHeader+3] ^= 0xff // inside the first frame, two more follow
+			os.WriteFile(seg, b, 0o600)
+			_, err := Open(Options{Dir: dir, Key: f.key})
+			if err == nil || !strings.Contains(err.Error(), "damaged") {
+				t.Fatalf("open with a damaged log: %v", err)
+			}
+		})
 	}
 }
 
 // The zeros after the last frame are the end of the log only if nothing but zeros follows:
 // a frame header wiped to zeros with frames after it is damage, not the end.
 func TestZerosInsideTheLogAreDamage(t *testing.T) {
-	f := newFixture(t)
+	for _, l := range logLayouts {
+		t.Run(l.name, func(t *testing.T) {
+			f := newFixture(t, l.mod)
+			l.prep(f)
+			testZerosInsideTheLogAreDamage(t, f)
+		})
+	}
+}
+
+func testZerosInsideTheLogAreDamage(t *testing.T, f *fixture) {
 	release := stallApplier(f.q)
 	defer release()
 	for _, job := range []string{"a", "b", "c"} {
@@ -341,4 +398,110 @@ func TestApplyingABatchKeepsTheLastChangeOfEachKey(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// Frames go into files zero-filled and synced beforehand, so that a commit's sync has only
+// data to flush. A file is left for the next spare when a frame does not fit in its zeros,
+// and spares grow while they are used up quickly.
+func TestLogWritesIntoZeroFilledSpares(t *testing.T) {
+	f := newFixture(t)
+	release := stallApplier(f.q) // keep every file: nothing is applied
+	walDir := filepath.Join(f.dir, WALDir)
+	big := strings.Repeat("x", 300<<10) // about four frames to a 1 MiB spare
+	var sizes []int64
+	for i := 0; i < 12; i++ {
+		f.waitSpare()
+		d := doc(fmt.Sprintf("job-%d", i))
+		d.Summary = big
+		if _, err := f.q.Enqueue(ctx, Submission{Doc: d}, system); err != nil {
+			t.Fatal(err)
+		}
+	}
+	firsts, err := listSegments(walDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, first := range firsts {
+		seg := filepath.Join(walDir, segmentName(first))
+		fi, err := os.Stat(seg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, fi.Size())
+		end := framesEnd(t, seg)
+		if end == 0 || end > fi.Size() {
+			t.Fatalf("file %d: frames end at %d of %d bytes", i, end, fi.Size())
+		}
+		fh, _ := os.Open(seg)
+		zeros, err := zeroFrom(fh, end)
+		fh.Close()
+		if err != nil || !zeros {
+			t.Fatalf("file %d: not zeros after its frames (%v)", i, err)
+		}
+	}
+	// 12 frames of ~300 KB: spares of 1, 1, 2 and 4 MiB (three frames, three, six...).
+	if len(sizes) < 3 || sizes[0] != spareMin || sizes[len(sizes)-1] <= spareMin {
+		t.Fatalf("log file sizes %v: want spares starting at %d and growing", sizes, spareMin)
+	}
+	dir := crashCopy(t, f.dir)
+	release()
+	q, err := Open(Options{Dir: dir, Key: f.key}) // everything replays from the zero-filled files
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	for i := 0; i < 12; i++ {
+		if _, err := q.LookupJob(fmt.Sprintf("job-%d", i)); err != nil {
+			t.Fatalf("job-%d after a crash: %v", i, err)
+		}
+	}
+}
+
+func TestSpareSizes(t *testing.T) {
+	for _, c := range []struct {
+		last   int64
+		lasted time.Duration
+		want   int64
+	}{
+		{0, 0, spareMin},                              // the first
+		{spareMin, time.Second, 2 * spareMin},         // used up quickly: double
+		{walSegmentMax, time.Second, walSegmentMax},   // up to a full segment
+		{8 * spareMin, time.Hour, 4 * spareMin},       // used up slowly: halve
+		{spareMin, time.Hour, spareMin},               // down to the smallest
+		{spareMin, spareGrowWithin - 1, 2 * spareMin}, // the boundary
+		{4 * spareMin, spareGrowWithin, 2 * spareMin}, // just past it
+	} {
+		if got := nextSpareSize(c.last, c.lasted); got != c.want {
+			t.Errorf("nextSpareSize(%d, %v) = %d, want %d", c.last, c.lasted, got, c.want)
+		}
+	}
+}
+
+// A spare half-made when the service stopped is not a log file: open removes it (and makes
+// a new one), and a clean close leaves none behind.
+func TestSpareFilesAreNeverLogFiles(t *testing.T) {
+	f := newFixture(t)
+	f.enqueue("job-a")
+	f.waitSpare()
+	f.q.Close()
+	if _, err := os.Stat(filepath.Join(f.dir, WALDir, spareName)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("spare left after a clean close: %v", err)
+	}
+	// A crash while making a spare leaves a file of anything at all.
+	if err := os.WriteFile(filepath.Join(f.dir, WALDir, spareName), []byte("half a spare \x01\x02"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.open()
+	if _, err := f.q.LookupJob("job-a"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitSpare()
+	fh, err := os.Open(filepath.Join(f.dir, WALDir, spareName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	if zeros, err := zeroFrom(fh, 0); err != nil || !zeros {
+		t.Fatalf("the spare after open holds something other than zeros (%v)", err)
+	}
 }
