@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -503,5 +504,51 @@ func TestSpareFilesAreNeverLogFiles(t *testing.T) {
 	defer fh.Close()
 	if zeros, err := zeroFrom(fh, 0); err != nil || !zeros {
 		t.Fatalf("the spare after open holds something other than zeros (%v)", err)
+	}
+}
+
+// The applier applies what was handed over when it started, then gathers again: groups
+// logged while a transaction runs wait for the next gathering instead of being applied by
+// one small transaction after another, as long as writes keep coming.
+func TestApplierGathersAgainAfterEachTransaction(t *testing.T) {
+	old := applyDelay
+	applyDelay = time.Hour // only a flush or close ends a gathering here
+	defer func() { applyDelay = old }()
+	f := newFixture(t)
+	entered, gate := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	hook := func() error {
+		if calls.Add(1) == 1 {
+			close(entered)
+			<-gate
+		}
+		return nil
+	}
+	f.q.applyHook.Store(&hook)
+	f.enqueue("job-first")
+	first := f.q.walSeq
+	go func() { _ = f.q.applyNow() }() // ends the first gathering
+	<-entered                          // the first transaction, of job-first, is running
+	f.enqueue("job-second")
+	f.enqueue("job-third")
+	close(gate)
+	a := f.q.ap
+	a.mu.Lock()
+	for a.applied < first {
+		a.cond.Wait()
+	}
+	a.mu.Unlock()
+	time.Sleep(50 * time.Millisecond) // time enough for a transaction that should not run
+	a.mu.Lock()
+	applied, logged := a.applied, a.logged
+	a.mu.Unlock()
+	if applied != first || logged != first+2 {
+		t.Fatalf("applied to group %d of %d; want only %d applied until the next gathering ends", applied, logged, first)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("%d transactions, want 1", n)
+	}
+	if err := f.q.applyNow(); err != nil { // a flush applies the rest at once
+		t.Fatal(err)
 	}
 }
