@@ -76,12 +76,13 @@ func (q *Queue) Claim(ctx context.Context, req ClaimRequest) (*Claim, error) {
 			return err
 		}
 		o.changes = []Change{{ID: id, State: Filing}}
-		out = &Claim{Ticket: Ticket{ID: id, Token: token}, Record: r.clone()}
+		out = &Claim{Ticket: Ticket{ID: id, Token: token}, Record: r} // r is committed: copied below
 		return nil
 	}
 	if err := q.submit(ctx, o); err != nil {
 		return nil, err
 	}
+	out.Record = out.Record.clone()
 	return out, nil
 }
 

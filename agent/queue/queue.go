@@ -113,11 +113,12 @@ type Queue struct {
 	db *bolt.DB
 
 	wal     *wal
-	walSeq  uint64       // last group logged; only the commit leader touches it
-	tail    *staged      // the last group staged; only the commit leader touches it
-	ap      *applier     // copies logged groups into bbolt
-	applyMu sync.RWMutex // guards ov; held for reading while operations read
-	ov      overlay      // logged groups not yet in bbolt
+	walSeq  uint64         // last group logged; only the commit leader touches it
+	tail    *staged        // the last group staged; only the commit leader touches it
+	local   map[string]int // a group's own writes (wtx.local); only the commit leader touches it
+	ap      *applier       // copies logged groups into bbolt
+	applyMu sync.RWMutex   // guards ov; held for reading while operations read
+	ov      overlay        // logged groups not yet in bbolt
 	// applyHook, if set, runs before the applier writes to bbolt (tests: stall or fail it).
 	applyHook atomic.Pointer[func() error]
 
@@ -575,8 +576,13 @@ func (q *Queue) runGroup(batch []*op, d *delta) (t *wtx, failed int, failErr, er
 		return nil, -1, nil, err
 	}
 	defer view.Rollback()
-	// A new record makes four mutations, a transition two.
-	t = &wtx{q: q, view: view, local: make(map[string]int, 4*len(batch)), muts: make([]mutation, 0, 4*len(batch))}
+	// A new record makes four mutations, a transition two. The map of the group's own
+	// writes is used by one group at a time (only the commit leader runs groups): reused.
+	if q.local == nil {
+		q.local = make(map[string]int, 4*len(batch))
+	}
+	clear(q.local)
+	t = &wtx{q: q, view: view, local: q.local, muts: make([]mutation, 0, 4*len(batch))}
 	for i, o := range batch {
 		if err := o.fn(t, d); err != nil {
 			return t, i, err, nil

@@ -18,16 +18,18 @@ import (
 // made from, and otherwise does it again on the current record.
 func (q *Queue) change(ctx context.Context, id uint64, by Actor, action string,
 	mutate func(r *Record, now time.Time) (to State, detail string, err error)) (*Record, error) {
-	var out *Record
+	var out *Record // committed: never modified, so the caller gets a copy
 	pre := q.prepareChange(id, by, action, mutate)
 	o := &op{}
 	o.fn = func(t *wtx, d *delta) error {
-		r, err := q.getRecord(t, d, id)
-		if err != nil {
-			return err
-		}
 		c := pre
-		if c == nil || c.baseVersion != r.Version {
+		// The commit runs one operation after another, so it does only what it must: the
+		// prepared change stands if the record is still the version it was made from.
+		if cur, ok := q.cached(d, id); c == nil || !ok || cur.Version != c.baseVersion {
+			r, err := q.getRecord(t, d, id)
+			if err != nil {
+				return err
+			}
 			if c, err = q.buildChange(r, by, action, mutate); err != nil {
 				return err
 			}
@@ -39,13 +41,13 @@ func (q *Queue) change(ctx context.Context, id uint64, by Actor, action string,
 			return err
 		}
 		o.changes = []Change{{ID: id, State: c.rec.State}}
-		out = c.rec.clone()
+		out = c.rec
 		return nil
 	}
 	if err := q.submit(ctx, o); err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
-	return out, nil
+	return out.clone(), nil
 }
 
 // preparedChange is a transition worked out, encoded and sealed against one version of a
