@@ -365,9 +365,13 @@ type op struct {
 	fn      func(t *wtx, d *delta) error
 	after   func()
 	changes []Change
-	done    chan error    // the outcome
-	lead    chan struct{} // this caller is now at the front: commit a group
+	// done carries errLead when this caller is now at the front and commits a group, then
+	// (or only) the outcome. An operation is never at the front and answered at once.
+	done chan error
 }
+
+// errLead tells a waiting caller that it is at the front of the line: it commits a group.
+var errLead = errors.New("queue: lead the next group")
 
 // submit commits o, alone or in a group with the operations submitted at the same time,
 // and returns its outcome. Group commit without a writer goroutine or a timer (as LevelDB
@@ -376,7 +380,6 @@ type op struct {
 // operation with no hand-over at all; many callers share each commit's fsyncs.
 func (q *Queue) submit(ctx context.Context, o *op) error {
 	o.done = make(chan error, 1)
-	o.lead = make(chan struct{}, 1)
 	q.wmu.Lock()
 	if q.closed.Load() {
 		q.wmu.Unlock()
@@ -394,10 +397,8 @@ func (q *Queue) submit(ctx context.Context, o *op) error {
 	// Once queued, the operation is carried out even if ctx ends: the caller must learn
 	// whether it committed.
 	if !front {
-		select {
-		case err := <-o.done:
+		if err := <-o.done; err != errLead {
 			return err
-		case <-o.lead:
 		}
 	}
 	q.leadGroup()
@@ -423,7 +424,7 @@ func (q *Queue) leadGroup() {
 	clear(q.waiting[rest:])
 	q.waiting = q.waiting[:rest]
 	if rest > 0 {
-		q.waiting[0].lead <- struct{}{}
+		q.waiting[0].done <- errLead
 	}
 	q.wmu.Unlock()
 

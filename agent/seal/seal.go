@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/minio/sio"
 )
@@ -69,14 +70,17 @@ func New(key []byte) (*Sealer, error) {
 // Seal encrypts plaintext bound to ad (associated data: the record's identity) and appends
 // the result to dst.
 func (s *Sealer) Seal(dst, plaintext, ad []byte) []byte {
-	var nonce [nonceSize]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
+	// One allocation at most: room for the whole value, the nonce read straight into it.
+	start := len(dst)
+	dst = slices.Grow(dst, Overhead+len(plaintext))
+	dst = append(dst, recordFormatV1)
+	dst = dst[:start+1+nonceSize]
+	nonce := dst[start+1:]
+	if _, err := rand.Read(nonce); err != nil {
 		// crypto/rand never fails on supported platforms (Go 1.24+ it crashes instead).
 		panic("seal: reading random nonce: " + err.Error())
 	}
-	dst = append(dst, recordFormatV1)
-	dst = append(dst, nonce[:]...)
-	return s.aead.Seal(dst, nonce[:], plaintext, ad)
+	return s.aead.Seal(dst, nonce, plaintext, ad)
 }
 
 // Open decrypts a value produced by Seal with the same associated data, appending the
