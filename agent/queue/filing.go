@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -48,35 +49,45 @@ func (e *NothingReadyError) Is(target error) bool { return target == ErrNothingR
 // Claim leases the oldest due ready record to the caller: it moves to filing until the lease
 // expires. If the lease expires (the engine hung or crashed), the record goes back to ready
 // flagged "outcome unknown".
+//
+// The claim is worked out, encoded and sealed before the commit, on the record the commit
+// is expected to pick (the oldest due one not already expected by a claim in progress); the
+// commit picks the record itself and uses that work only if it picked the same record, in
+// the same version. Otherwise it does the work again.
 func (q *Queue) Claim(ctx context.Context, req ClaimRequest) (*Claim, error) {
 	if req.Lease <= 0 {
 		req.Lease = 2 * time.Minute
+	}
+	pre := q.prepareClaim(req)
+	if pre != nil {
+		defer q.claims.release(pre.rec.ID)
 	}
 	var out *Claim
 	o := &op{}
 	o.fn = func(t *wtx, d *delta) error {
 		now := q.now().UTC()
-		id, next, ok := q.findDue(d, now, req.Eligible)
+		id, next, ok := q.findDue(d, now, req.Eligible, nil)
 		if !ok {
 			return &NothingReadyError{NextDue: next}
 		}
-		r, err := q.getRecord(t, d, id)
-		if err != nil {
+		c := pre
+		if cur, ok := q.cached(d, id); c == nil || c.rec.ID != id || !ok || cur.Version != c.baseVersion {
+			r, err := q.getRecord(t, d, id)
+			if err != nil {
+				return err
+			}
+			if c, err = q.buildClaim(r, req, now); err != nil {
+				return err
+			}
+		}
+		if err := q.putSealedRecord(t, d, c.rec, Ready, c.sealed); err != nil {
 			return err
 		}
-		token := q.leaseSeq.Add(1)<<16 | uint64(rand.Uint32()&0xffff)
-		r.State, r.UpdatedAt = Filing, now
-		r.Lease = &Lease{Owner: req.Owner, Token: token, Expires: now.Add(req.Lease)}
-		r.Version++
-		if err := q.putRecord(t, d, r, Ready); err != nil {
-			return err
-		}
-		if err := q.appendAudit(t, AuditEntry{At: now, RecordID: id, JobID: r.JobID, Action: ActionClaimed,
-			From: Ready, To: Filing, Actor: Actor{Component: req.Owner}}); err != nil {
+		if err := t.put(walBucketRecords, c.auditKey, c.audit); err != nil {
 			return err
 		}
 		o.changes = []Change{{ID: id, State: Filing}}
-		out = &Claim{Ticket: Ticket{ID: id, Token: token}, Record: r} // r is committed: copied below
+		out = &Claim{Ticket: Ticket{ID: id, Token: c.rec.Lease.Token}, Record: c.rec} // committed: copied below
 		return nil
 	}
 	if err := q.submit(ctx, o); err != nil {
@@ -86,11 +97,85 @@ func (q *Queue) Claim(ctx context.Context, req ClaimRequest) (*Claim, error) {
 	return out, nil
 }
 
-// findDue returns the oldest ready record that is due and eligible, or the time the next
-// one becomes due.
-func (q *Queue) findDue(d *delta, now time.Time, eligible func(string) bool) (id uint64, next time.Time, ok bool) {
+// prepareClaim works out a claim of the record the commit is expected to pick, from the
+// committed index and the cached record, and marks it expected. It returns nil if there is
+// nothing to expect.
+func (q *Queue) prepareClaim(req ClaimRequest) *preparedChange {
+	now := q.now().UTC()
+	q.claims.mu.Lock()
+	id, _, ok := q.findDue(nil, now, req.Eligible, q.claims.expected)
+	if ok {
+		q.claims.expect(id)
+	}
+	q.claims.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	r, cached := q.cached(nil, id)
+	if !cached || r.State != Ready {
+		q.claims.release(id)
+		return nil
+	}
+	c, err := q.buildClaim(r.clone(), req, now)
+	if err != nil {
+		q.claims.release(id)
+		return nil
+	}
+	return c
+}
+
+// buildClaim leases r (which it changes) and encodes and seals the result and its audit
+// entry.
+func (q *Queue) buildClaim(r *Record, req ClaimRequest, now time.Time) (*preparedChange, error) {
+	c := &preparedChange{baseVersion: r.Version, from: r.State}
+	token := q.leaseSeq.Add(1)<<16 | uint64(rand.Uint32()&0xffff)
+	r.State, r.UpdatedAt = Filing, now
+	r.Lease = &Lease{Owner: req.Owner, Token: token, Expires: now.Add(req.Lease)}
+	r.Version++
+	var err error
+	if c.sealed, err = q.sealRecord(r); err != nil {
+		return nil, err
+	}
+	if c.auditKey, c.audit, err = q.sealAudit(&AuditEntry{At: now, RecordID: r.ID, JobID: r.JobID, Action: ActionClaimed,
+		From: Ready, To: Filing, Actor: Actor{Component: req.Owner}}); err != nil {
+		return nil, err
+	}
+	c.rec = r
+	return c, nil
+}
+
+// claimHints are the records that claims in progress expect to be given, so that claims
+// made at the same time work out different records.
+type claimHints struct {
+	mu       sync.Mutex
+	expected map[uint64]int // record → claims expecting it
+}
+
+// expect marks id expected. Caller holds mu.
+func (h *claimHints) expect(id uint64) {
+	if h.expected == nil {
+		h.expected = map[uint64]int{}
+	}
+	h.expected[id]++
+}
+
+// release forgets that a claim expected id.
+func (h *claimHints) release(id uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.expected[id]--; h.expected[id] <= 0 {
+		delete(h.expected, id)
+	}
+}
+
+// findDue returns the oldest ready record that is due and eligible (and not in skip), or
+// the time the next one becomes due.
+func (q *Queue) findDue(d *delta, now time.Time, eligible func(string) bool, skip map[uint64]int) (id uint64, next time.Time, ok bool) {
 	q.eachIn(d, Ready, func(rid uint64, e entry) {
 		if eligible != nil && !eligible(e.author) {
+			return
+		}
+		if _, skipped := skip[rid]; skipped {
 			return
 		}
 		if !e.due.After(now) {

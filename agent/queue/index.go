@@ -107,8 +107,12 @@ func (q *Queue) cached(d *delta, id uint64) (*Record, bool) {
 	return r, ok
 }
 
-// eachIn calls fn for every live record in state s as the batch d sees it.
+// eachIn calls fn for every live record in state s as the batch d sees it (d nil: as
+// committed).
 func (q *Queue) eachIn(d *delta, s State, fn func(id uint64, e entry)) {
+	if d == nil {
+		d = &delta{}
+	}
 	q.idx.mu.RLock()
 	for id, e := range q.idx.states[s] {
 		if _, changed := d.set[id]; !changed {

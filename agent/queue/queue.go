@@ -129,7 +129,8 @@ type Queue struct {
 	closing  chan struct{} // closed by Close: stops the housekeeper
 	hkDone   chan struct{} // closed when the housekeeper has stopped
 
-	idx        *index   // derived from the records; see index.go
+	idx        *index // derived from the records; see index.go
+	claims     claimHints
 	unreadable []uint64 // records that failed authentication at open
 
 	nextID    atomic.Uint64 // last id handed out (ids may be allocated before they commit)

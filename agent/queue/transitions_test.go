@@ -2,6 +2,8 @@ package queue
 
 import (
 	"errors"
+	"maps"
+	"sync"
 	"testing"
 	"time"
 )
@@ -143,6 +145,70 @@ func TestClaimRespectsEligibilityAndOrder(t *testing.T) {
 	c2, _ := f.q.Claim(ctx, ClaimRequest{Owner: "x"})
 	if c1.ID != a || c2.ID != b {
 		t.Fatalf("claimed %d, %d; want oldest first %d, %d", c1.ID, c2.ID, a, b)
+	}
+}
+
+// Claims made at the same time are worked out in advance on different records, but the
+// commit decides: every ready record is claimed once, oldest first in commit order, with its
+// own lease, whether the advance work was used or done again.
+func TestConcurrentClaimsTakeEachRecordOnce(t *testing.T) {
+	f := newFixture(t)
+	const n = 60
+	want := map[uint64]bool{}
+	for range n {
+		want[f.to(Ready)] = true
+	}
+	var (
+		mu     sync.Mutex
+		got    = map[uint64]bool{}
+		tokens = map[uint64]bool{}
+		wg     sync.WaitGroup
+	)
+	for range n + 4 { // four more claims than records: they find nothing
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := f.q.Claim(ctx, ClaimRequest{Owner: "x", Lease: time.Minute})
+			if errors.Is(err, ErrNothingReady) {
+				return
+			}
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if got[c.ID] || tokens[c.Token] {
+				t.Errorf("record %d (token %d) claimed twice", c.ID, c.Token)
+			}
+			got[c.ID], tokens[c.Token] = true, true
+			if c.Record.State != Filing || c.Record.Lease == nil || c.Record.Lease.Token != c.Token {
+				t.Errorf("claim of %d: %+v", c.ID, c.Record)
+			}
+		}()
+	}
+	wg.Wait()
+	if !maps.Equal(got, want) {
+		t.Fatalf("claimed %d records, want each of %d once", len(got), len(want))
+	}
+	for id := range want {
+		r, err := f.q.Get(id)
+		if err != nil || r.State != Filing {
+			t.Fatalf("record %d after the claims: %+v, %v", id, r, err)
+		}
+	}
+	if len(f.q.claims.expected) != 0 {
+		t.Fatalf("claim hints left behind: %v", f.q.claims.expected)
+	}
+	// Committed claims are in the audit trail once each.
+	claimed := 0
+	if err := f.q.Audit(0, 0, func(e AuditEntry) error {
+		if e.Action == ActionClaimed {
+			claimed++
+		}
+		return nil
+	}); err != nil || claimed != n {
+		t.Fatalf("%d claim audit entries (%v), want %d", claimed, err, n)
 	}
 }
 
