@@ -133,6 +133,43 @@ func TestLinkingAsSomeoneElseRevokesTheLastLinksToken(t *testing.T) {
 	f.wantNoSecrets(t, first, second)
 }
 
+// Signing in again as the same clinical user replaces their token for every OS user linked
+// to them, and the replaced refresh token is revoked at the issuer.
+func TestLinkingAgainRevokesTheReplacedToken(t *testing.T) {
+	f := newFixture(t)
+	s := f.open(t)
+	first, id := f.signIn(t, 0)
+	if _, err := s.Link(t.Context(), "1000", "alice", id, first); err != nil {
+		t.Fatal(err)
+	}
+	second, _ := f.signIn(t, 0) // alice signs in again
+	if _, err := s.Link(t.Context(), "1000", "alice", id, second); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.revokes.Load(); n != 1 {
+		t.Errorf("%d revocation requests after signing in again, want 1", n)
+	}
+	f.wantRefused(t, first.RefreshToken)
+
+	third, _ := f.signIn(t, 0) // bob, another OS user, links to the same clinical user
+	third.Expiry = time.Now().Add(-time.Minute)
+	if _, err := s.Link(t.Context(), "1001", "bob", id, third); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.revokes.Load(); n != 2 {
+		t.Errorf("%d revocation requests after a second OS user signed in, want 2", n)
+	}
+	f.wantRefused(t, second.RefreshToken)
+	// Both OS users now use the newest sign-in, which still refreshes.
+	if _, err := s.TokenSource(id).Token(); err != nil {
+		t.Errorf("the newest token: %v", err)
+	}
+	if len(s.Links()) != 2 || len(s.Accounts()) != 1 {
+		t.Errorf("links %v, accounts %v", s.Links(), s.Accounts())
+	}
+	f.wantNoSecrets(t, first, second, third)
+}
+
 func TestUnlinkWithTheIssuerUnreachable(t *testing.T) {
 	for _, tc := range []struct {
 		name   string

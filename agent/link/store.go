@@ -187,7 +187,9 @@ func (s *Store) Settings() Settings { return s.opts.Settings }
 // to that clinical user and stores the token (replacing the clinical user's previous one).
 // An OS user is linked to one clinical user at a time; several OS users may link to the
 // same clinical user. If the OS user was the last one linked to another clinical user, that
-// clinical user's token is deleted and then revoked at the issuer, as by Unlink.
+// clinical user's token is deleted and then revoked at the issuer, as by Unlink; so is the
+// clinical user's own previous token, which the new sign-in replaces for every OS user
+// linked to them.
 func (s *Store) Link(ctx context.Context, osUserID, osUser, clinicalUserID string, tok *oauth2.Token) (Link, error) {
 	if osUserID == "" || clinicalUserID == "" || tok == nil || tok.AccessToken == "" {
 		return Link{}, errors.New("link: an OS user, a clinical user and a token are required")
@@ -212,6 +214,10 @@ func (s *Store) Link(ctx context.Context, osUserID, osUser, clinicalUserID strin
 	s.mu.Lock()
 	prev, had := s.links[osUserID]
 	s.links[osUserID] = l
+	var replaced string // the clinical user's refresh token this sign-in replaces
+	if old, ok := s.accounts[clinicalUserID]; ok && old.tok != nil && old.tok.RefreshToken != tok.RefreshToken {
+		replaced = old.tok.RefreshToken
+	}
 	s.accounts[clinicalUserID] = &account{Account: Account{ClinicalUserID: clinicalUserID, Name: who.Name}, tok: tok}
 	var dropped string // the refresh token of the previous clinical user, if dropped
 	if had && prev.ClinicalUserID != clinicalUserID {
@@ -225,6 +231,7 @@ func (s *Store) Link(ctx context.Context, osUserID, osUser, clinicalUserID strin
 	s.opts.Logger.Info("clinician linked", "osUser", osUser, "clinicalUserId", clinicalUserID)
 	s.changed()
 	s.revoke(prev.ClinicalUserID, dropped)
+	s.revoke(clinicalUserID, replaced)
 	return l, nil
 }
 
