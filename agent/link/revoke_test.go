@@ -1,11 +1,15 @@
 package link
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -168,6 +172,68 @@ func TestLinkingAgainRevokesTheReplacedToken(t *testing.T) {
 		t.Errorf("links %v, accounts %v", s.Links(), s.Accounts())
 	}
 	f.wantNoSecrets(t, first, second, third)
+}
+
+// A refresh under way when the clinician unlinks may return a new refresh token after the
+// unlink revoked the old one: the store revokes the new one too and hands out nothing.
+func TestARefreshRacingAnUnlinkLeavesNoValidToken(t *testing.T) {
+	var (
+		armed   atomic.Bool
+		entered = make(chan string, 1) // the refresh token the issuer returned
+		gate    = make(chan struct{})
+	)
+	f := newWrappedFixture(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if !armed.Load() || !bytes.Contains(body, []byte("grant_type=refresh_token")) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			// The issuer refreshes at once; its answer reaches the store after the unlink.
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			var answer struct {
+				RefreshToken string `json:"refresh_token"`
+			}
+			_ = json.Unmarshal(rec.Body.Bytes(), &answer)
+			entered <- answer.RefreshToken
+			<-gate
+			maps.Copy(w.Header(), rec.Header())
+			w.WriteHeader(rec.Code)
+			w.Write(rec.Body.Bytes())
+		})
+	})
+	s := f.open(t)
+	tok, id := f.signIn(t, 0)
+	tok.Expiry = time.Now().Add(-time.Minute) // the next Token call refreshes
+	if _, err := s.Link(t.Context(), "1000", "alice", id, tok); err != nil {
+		t.Fatal(err)
+	}
+	armed.Store(true)
+	got := make(chan error, 1)
+	go func() {
+		_, err := s.TokenSource(id).Token()
+		got <- err
+	}()
+	rotated := <-entered
+	armed.Store(false)
+	if _, err := s.Unlink("1000"); err != nil {
+		t.Fatal(err)
+	}
+	close(gate)
+	if err := <-got; !errors.Is(err, ErrNotLinked) {
+		t.Fatalf("token after the unlink: %v, want ErrNotLinked", err)
+	}
+	if n := f.revokes.Load(); n != 2 {
+		t.Errorf("%d revocation requests, want 2 (the stored token, then the one the refresh returned)", n)
+	}
+	if rotated == "" {
+		t.Fatal("the issuer returned no refresh token")
+	}
+	f.wantRefused(t, tok.RefreshToken)
+	f.wantRefused(t, rotated)
+	f.wantNoSecrets(t, tok, &oauth2.Token{RefreshToken: rotated})
 }
 
 func TestUnlinkWithTheIssuerUnreachable(t *testing.T) {

@@ -67,15 +67,30 @@ func (s *Store) token(id string) (*oauth2.Token, error) {
 		return nil, fmt.Errorf("link: refresh the token of clinical user %s: %w", id, err)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.accounts[id] == a && tok.AccessToken != a.tok.AccessToken {
-		a.tok = tok
-		if err := s.save(); err != nil {
-			// The refreshed token works now; the next start may need the clinician to link again.
-			s.opts.Logger.Error("refreshed token not saved", "clinicalUserId", id, "err", err)
+	cur, had := s.accounts[id]
+	if cur == a {
+		if tok.AccessToken != a.tok.AccessToken {
+			a.tok = tok
+			if err := s.save(); err != nil {
+				// The refreshed token works now; the next start may need the clinician to link again.
+				s.opts.Logger.Error("refreshed token not saved", "clinicalUserId", id, "err", err)
+			}
 		}
+		s.mu.Unlock()
+		return tok, nil
 	}
-	return tok, nil
+	stored := a.tok.RefreshToken
+	s.mu.Unlock()
+	// The clinician unlinked, or linked again, while this refresh was under way: its result
+	// belongs to no link, and the unlink revoked only the refresh token it knew. A new one
+	// the issuer returned would stay valid there: revoke it too.
+	if tok.RefreshToken != "" && tok.RefreshToken != stored {
+		s.revoke(id, tok.RefreshToken)
+	}
+	if !had {
+		return nil, fmt.Errorf("link: token of clinical user %s: %w", id, ErrNotLinked)
+	}
+	return s.token(id) // linked again: the new sign-in
 }
 
 // refusal reports whether the issuer refused a refresh (as opposed to being unreachable),
