@@ -12,9 +12,9 @@ import (
 	"time"
 )
 
-// revokeTimeout bounds revoking a dropped clinical user's token at the issuer (finding the
+// RevokeTimeout bounds revoking a dropped clinical user's token at the issuer (finding the
 // revocation endpoint included).
-const revokeTimeout = 5 * time.Second
+const RevokeTimeout = 5 * time.Second
 
 // ErrNoRevocation says the issuer advertises no token revocation endpoint.
 var ErrNoRevocation = errors.New("the clinical system has no token revocation endpoint")
@@ -76,7 +76,7 @@ func oauthErrorCode(code string) string {
 }
 
 // revoke revokes the refresh token of a clinical user the store has dropped, best effort:
-// bounded by revokeTimeout, a failure is logged (without the token) and not returned. s.mu
+// bounded by RevokeTimeout, a failure is logged (without the token) and not returned. s.mu
 // must not be held.
 func (s *Store) revoke(clinicalUserID, refreshToken string) {
 	if refreshToken == "" {

@@ -256,7 +256,7 @@ func TestUnlinkWithTheIssuerUnreachable(t *testing.T) {
 			if _, err := s.Unlink("1000"); err != nil {
 				t.Fatalf("Unlink = %v, want success without the issuer", err)
 			}
-			if d := time.Since(start); d >= revokeTimeout {
+			if d := time.Since(start); d >= RevokeTimeout {
 				t.Errorf("Unlink took %v", d)
 			}
 			if _, ok := s.ForOSUser("1000"); ok || len(s.Accounts()) != 0 {
@@ -436,7 +436,7 @@ func TestRevocationIsBounded(t *testing.T) {
 	if _, err := s.Unlink("1000"); err != nil {
 		t.Fatalf("Unlink = %v, want success", err)
 	}
-	if d := time.Since(start); d >= revokeTimeout {
+	if d := time.Since(start); d >= RevokeTimeout {
 		t.Errorf("Unlink took %v with a revocation bound of %v", d, s.revokeTimeout)
 	}
 	select {

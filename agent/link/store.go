@@ -145,7 +145,7 @@ func Open(opts Options) (*Store, error) {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
 	s := &Store{
-		opts: opts, path: filepath.Join(opts.Dir, FileName), hc: hc, revokeTimeout: revokeTimeout,
+		opts: opts, path: filepath.Join(opts.Dir, FileName), hc: hc, revokeTimeout: RevokeTimeout,
 		ctx:   context.WithValue(context.Background(), oauth2.HTTPClient, hc),
 		links: map[string]Link{}, accounts: map[string]*account{},
 	}

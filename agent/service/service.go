@@ -34,8 +34,9 @@ import (
 // DefaultStopGrace is how long components get to stop unless Options say otherwise.
 const DefaultStopGrace = 5 * time.Second
 
-// apiStopTimeout bounds how long requests in progress may take when the service stops.
-const apiStopTimeout = 2 * time.Second
+// apiStopTimeout bounds how long requests in progress may take when the service stops: long
+// enough for an unlink to finish revoking the sign-in at the clinical system.
+const apiStopTimeout = link.RevokeTimeout + time.Second
 
 // CodeComponentStopped is the condition reported when a component stops on its own.
 // Serialised: never change it.
