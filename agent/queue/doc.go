@@ -8,8 +8,9 @@
 //
 // Durability and speed: writes are group-committed through a write-ahead log. Operations
 // that arrive while a commit is running are run together by the caller at the front of the
-// line (no writer goroutine, no timer), and their changes are appended to the log as one
-// frame and synced with one fdatasync; only then does any of them return. Because the
+// line (no timer), and their changes are appended to the log as one frame; a completer
+// goroutine syncs the log (one fdatasync covering every frame written before it) and only
+// then answers the operations, in order. Because the
 // operations of a group run one after another, each is encoded and sealed beforehand by its
 // caller, on the version of the record the commit is expected to find (a claim: on the
 // record it is expected to pick), and the commit redoes the work only if that changed. A background

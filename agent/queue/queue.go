@@ -122,6 +122,12 @@ type Queue struct {
 	// applyHook, if set, runs before the applier writes to bbolt (tests: stall or fail it).
 	applyHook atomic.Pointer[func() error]
 
+	cmu        sync.Mutex // guards completing
+	completing []*staged  // staged groups for the completer, in order
+	cwake      chan struct{}
+	cstop      chan struct{}
+	cdone      chan struct{}
+
 	wmu      sync.Mutex // guards waiting
 	waiting  []*op      // operations queued for the next group commit, in order
 	inflight sync.WaitGroup
@@ -189,6 +195,9 @@ func Open(opts Options) (*Queue, error) {
 		closing: make(chan struct{}),
 		hkDone:  make(chan struct{}),
 		wake:    make(chan struct{}, 1),
+		cwake:   make(chan struct{}, 1),
+		cstop:   make(chan struct{}),
+		cdone:   make(chan struct{}),
 		idx:     newIndex(),
 	}
 	for _, dir := range []string{q.blobs, q.walDir} {
@@ -204,6 +213,7 @@ func Open(opts Options) (*Queue, error) {
 		return nil, err
 	}
 	go q.runApplier()
+	go q.runCompleter()
 	go q.housekeeper()
 	return q, nil
 }
@@ -343,6 +353,8 @@ func (q *Queue) Close() error {
 	}
 	q.wmu.Unlock()
 	q.inflight.Wait()
+	close(q.cstop)
+	<-q.cdone
 	close(q.closing)
 	<-q.hkDone
 	allApplied := q.ap.stopAndWait()
@@ -375,10 +387,10 @@ type op struct {
 var errLead = errors.New("queue: lead the next group")
 
 // submit commits o, alone or in a group with the operations submitted at the same time,
-// and returns its outcome. Group commit without a writer goroutine or a timer (as LevelDB
-// does it): callers queue up; the one at the front commits everything queued so far in one
-// transaction, then hands the front to the next caller. A lone caller commits its own
-// operation with no hand-over at all; many callers share each commit's fsyncs.
+// and returns its outcome. Group commit without a writer goroutine or a timer: callers queue
+// up; the one at the front stages everything queued so far as one group (runs it, writes it
+// to the log), hands the front to the next caller and gives the group to the completer,
+// which syncs the log and answers the group's callers. Many callers share each sync.
 func (q *Queue) submit(ctx context.Context, o *op) error {
 	o.done = make(chan error, 1)
 	q.wmu.Lock()
@@ -407,10 +419,11 @@ func (q *Queue) submit(ctx context.Context, o *op) error {
 }
 
 // leadGroup stages the operations at the front of the queue (up to maxBatch) as a group,
-// passes the lead to the next waiting caller, then completes the group. Staging runs the
-// operations, writes their changes to the log and makes them visible to the groups that
-// follow; completing waits until the group is on disk and answers its callers. So the next
-// group is prepared and written while this one is synced, and one sync can cover several.
+// passes the lead to the next waiting caller, then hands the group to the completer.
+// Staging runs the operations, writes their changes to the log and makes them visible to
+// the groups that follow; completing waits until the group is on disk and answers its
+// callers. So the next group is prepared and written while this one is synced, and one sync
+// can cover several.
 func (q *Queue) leadGroup() {
 	runtime.Gosched() // let producers that are about to queue up join this group
 	q.wmu.Lock()
@@ -420,6 +433,16 @@ func (q *Queue) leadGroup() {
 
 	staged := q.stage(batch)
 
+	// To the completer before the lead passes: groups must reach it in the order they were
+	// staged (each is completed after the one before).
+	q.cmu.Lock()
+	q.completing = append(q.completing, staged...)
+	q.cmu.Unlock()
+	select {
+	case q.cwake <- struct{}{}:
+	default:
+	}
+
 	q.wmu.Lock()
 	rest := copy(q.waiting, q.waiting[n:])
 	clear(q.waiting[rest:])
@@ -428,9 +451,34 @@ func (q *Queue) leadGroup() {
 		q.waiting[0].done <- errLead
 	}
 	q.wmu.Unlock()
+}
 
-	for _, g := range staged {
-		q.complete(g)
+// runCompleter completes staged groups, in the order they were staged, until Close: a sync
+// covers every group written before it started, then their callers are answered, and the
+// next sync starts at once if more groups were written meanwhile. One goroutine doing both
+// keeps the disk busy: when each group's leader synced and answered its own group, the
+// next sync waited for the next leader to be scheduled (measured: the median of 8
+// interleaved cycle runs rose 11-14 %).
+func (q *Queue) runCompleter() {
+	defer close(q.cdone)
+	for {
+		select {
+		case <-q.cwake:
+		case <-q.cstop:
+			return
+		}
+		for {
+			q.cmu.Lock()
+			items := q.completing
+			q.completing = nil
+			q.cmu.Unlock()
+			if len(items) == 0 {
+				break
+			}
+			for _, s := range items {
+				q.complete(s)
+			}
+		}
 	}
 }
 
@@ -514,10 +562,8 @@ func (q *Queue) chain(s *staged) *staged {
 }
 
 // complete waits until s and every group before it are on disk, then answers its callers.
-// It syncs first and only then waits for the group before it to be answered: the sync
-// covers that group's frames too, and so starts as soon as the previous sync ends rather
-// than after the previous group's callers have been answered (which left the disk idle for
-// about a third of the time under load).
+// Only the completer calls it, group after group, so the group before s is complete; its
+// outcome still decides s's, since s may be built on its changes.
 func (q *Queue) complete(s *staged) {
 	// chainErr: this group's changes, or those it was built on, may not be on disk.
 	var chainErr error

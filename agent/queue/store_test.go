@@ -2,6 +2,7 @@ package queue
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -13,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -576,5 +578,51 @@ func TestAuthorCounts(t *testing.T) {
 	got := f.q.AuthorCounts(NeedsConfirmation)
 	if len(got) != 2 || got["dr.patel"] != 2 || got["dr.jones"] != 1 {
 		t.Fatalf("author counts %v", got)
+	}
+}
+
+// Many callers at once, every kind of operation: groups are staged by one caller after
+// another and completed in that order; nothing may wait forever. (A group handed to the
+// completer after the one staged after it deadlocked the queue.)
+func TestConcurrentOperationsAllComplete(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	var seq atomic.Int64
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(2 * time.Second)
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				res, err := f.q.Enqueue(ctx, Submission{Doc: doc(fmt.Sprint("job-", seq.Add(1)))}, system)
+				if err == nil {
+					_, err = f.q.MarkChecked(ctx, res.ID, system)
+				}
+				if err == nil {
+					_, err = f.q.Confirm(ctx, res.ID, ConfirmOptions{}, system)
+				}
+				var c *Claim
+				if err == nil {
+					c, err = f.q.Claim(ctx, ClaimRequest{Owner: "stress", Lease: time.Minute})
+				}
+				if err == nil {
+					_, err = f.q.MarkFiled(ctx, c.Ticket, FilingOutcome{ConsultationGUID: "g"})
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		buf := make([]byte, 1<<20)
+		t.Fatalf("operations still waiting after 30 s:\n%s", buf[:runtime.Stack(buf, true)])
 	}
 }
