@@ -596,21 +596,7 @@ func TestConcurrentOperationsAllComplete(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(deadline) {
-				res, err := f.q.Enqueue(ctx, Submission{Doc: doc(fmt.Sprint("job-", seq.Add(1)))}, system)
-				if err == nil {
-					_, err = f.q.MarkChecked(ctx, res.ID, system)
-				}
-				if err == nil {
-					_, err = f.q.Confirm(ctx, res.ID, ConfirmOptions{}, system)
-				}
-				var c *Claim
-				if err == nil {
-					c, err = f.q.Claim(ctx, ClaimRequest{Owner: "stress", Lease: time.Minute})
-				}
-				if err == nil {
-					_, err = f.q.MarkFiled(ctx, c.Ticket, FilingOutcome{ConsultationGUID: "g"})
-				}
-				if err != nil {
+				if err := lifeCycle(ctx, f.q, fmt.Sprint("job-", seq.Add(1))); err != nil {
 					t.Error(err)
 					return
 				}
