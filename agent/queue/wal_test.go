@@ -107,6 +107,18 @@ var logLayouts = []struct {
 	{"ordinary file", func(o *Options) { o.noSpares = true }, func(*fixture) {}},
 }
 
+// onEachLogLayout runs test as a subtest for each layout, on a fresh queue whose log writes
+// that kind of file.
+func onEachLogLayout(t *testing.T, test func(t *testing.T, f *fixture)) {
+	for _, l := range logLayouts {
+		t.Run(l.name, func(t *testing.T) {
+			f := newFixture(t, l.mod)
+			l.prep(f)
+			test(t, f)
+		})
+	}
+}
+
 // waitSpare waits until the log has a zero-filled spare ready, so the next file it starts
 // is one.
 func (f *fixture) waitSpare() {
@@ -140,13 +152,7 @@ func lastSegment(t *testing.T, dir string) string {
 // The log is what makes an acknowledgement true: groups logged but not yet in bbolt are
 // visible to readers at once and come back after a crash.
 func TestLoggedWritesSurviveACrashBeforeTheyReachTheDatabase(t *testing.T) {
-	for _, l := range logLayouts {
-		t.Run(l.name, func(t *testing.T) {
-			f := newFixture(t, l.mod)
-			l.prep(f)
-			testLoggedWritesSurviveACrash(t, f)
-		})
-	}
+	onEachLogLayout(t, testLoggedWritesSurviveACrash)
 }
 
 func testLoggedWritesSurviveACrash(t *testing.T, f *fixture) {
@@ -253,38 +259,28 @@ func truncateToFrames(t *testing.T, path string) {
 // Damage before the end of the log is not a torn last write: acknowledged groups follow it,
 // so the queue must refuse to open rather than silently drop them.
 func TestDamagedLogIsRefused(t *testing.T) {
-	for _, l := range logLayouts {
-		t.Run(l.name, func(t *testing.T) {
-			f := newFixture(t, l.mod)
-			l.prep(f)
-			release := stallApplier(f.q)
-			defer release()
-			for _, job := range []string{"a", "b", "c"} {
-				f.enqueue(job)
-			}
-			dir := crashCopy(t, f.dir)
-			seg := lastSegment(t, dir)
-			b, _ := os.ReadFile(seg)
-			b[walFrameHeader+3] ^= 0xff // inside the first frame, two more follow
-			os.WriteFile(seg, b, 0o600)
-			_, err := Open(Options{Dir: dir, Key: f.key})
-			if err == nil || !strings.Contains(err.Error(), "damaged") {
-				t.Fatalf("open with a damaged log: %v", err)
-			}
-		})
-	}
+	onEachLogLayout(t, func(t *testing.T, f *fixture) {
+		release := stallApplier(f.q)
+		defer release()
+		for _, job := range []string{"a", "b", "c"} {
+			f.enqueue(job)
+		}
+		dir := crashCopy(t, f.dir)
+		seg := lastSegment(t, dir)
+		b, _ := os.ReadFile(seg)
+		b[walFrameHeader+3] ^= 0xff // inside the first frame, two more follow
+		os.WriteFile(seg, b, 0o600)
+		_, err := Open(Options{Dir: dir, Key: f.key})
+		if err == nil || !strings.Contains(err.Error(), "damaged") {
+			t.Fatalf("open with a damaged log: %v", err)
+		}
+	})
 }
 
 // The zeros after the last frame are the end of the log only if nothing but zeros follows:
 // a frame header wiped to zeros with frames after it is damage, not the end.
 func TestZerosInsideTheLogAreDamage(t *testing.T) {
-	for _, l := range logLayouts {
-		t.Run(l.name, func(t *testing.T) {
-			f := newFixture(t, l.mod)
-			l.prep(f)
-			testZerosInsideTheLogAreDamage(t, f)
-		})
-	}
+	onEachLogLayout(t, testZerosInsideTheLogAreDamage)
 }
 
 func testZerosInsideTheLogAreDamage(t *testing.T, f *fixture) {
