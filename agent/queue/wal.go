@@ -374,6 +374,9 @@ func (w *wal) write(g *group) error {
 	defer w.mu.Unlock()
 	w.buf = encodeGroup(w.buf[:0], g)
 	end := w.size + int64(len(w.buf))
+	if end > w.limit {
+		w.askSpare(spareMin) // if none is ready or being made (an earlier one failed)
+	}
 	if w.f == nil || w.size >= walSegmentMax || (end > w.limit && w.spareReady()) {
 		if err := w.rotate(g.seq); err != nil {
 			return err

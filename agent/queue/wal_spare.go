@@ -21,8 +21,10 @@ import (
 // when a frame does not fit in the current file's zeros; it is renamed to its log-file name
 // and the folder synced before any frame in it is acknowledged. Spares start at spareMin
 // and double, up to walSegmentMax, while each is used up within spareGrowWithin; a queue
-// that writes little keeps small ones. Until a spare is ready (at open, or when the log
-// outruns the filler) frames go to an ordinary file, as before: slower syncs, same rules.
+// that writes little keeps small ones. Until a spare is ready (at open, when the log
+// outruns the filler, or after a spare could not be made) frames go to an ordinary file, as
+// before: slower syncs, same rules. A spare that could not be made is asked for again, no
+// sooner than spareRetry later, once a frame does not fit in the current file's zeros.
 
 const (
 	spareName       = "spare.tmp"
@@ -31,16 +33,26 @@ const (
 	spareChunk      = 256 << 10 // zeros written per call
 )
 
+// spareRetry is how long after a spare could not be made one is asked for again (a
+// variable for tests).
+var spareRetry = 10 * time.Second
+
+// spareFault, if set, fails the making of a spare (tests).
+var spareFault func() error
+
 // errSpareStopped: the log closed while a spare was being made.
 var errSpareStopped = errors.New("write-ahead log closed")
 
 // spares is the wal's spare-file state; its fields are guarded by wal.mu, except the
 // channels.
 type spares struct {
-	ready  bool      // spareName is filled and synced, not yet in use
-	size   int64     // its size
-	last   int64     // size of the spare last put in use
-	usedAt time.Time // when that was
+	on      bool      // spares are made (off in tests of ordinary files)
+	asked   bool      // the filler has a request or is making a spare
+	retryAt time.Time // a spare could not be made: ask again no sooner than this
+	ready   bool      // spareName is filled and synced, not yet in use
+	size    int64     // its size
+	last    int64     // size of the spare last put in use
+	usedAt  time.Time // when that was
 
 	req  chan int64    // ask the filler for a spare of this size (capacity 1)
 	stop chan struct{} // closed by close
@@ -53,10 +65,21 @@ func (w *wal) startSpares(on bool) {
 	sp := &w.spares
 	sp.req, sp.stop, sp.done = make(chan int64, 1), make(chan struct{}), make(chan struct{})
 	sp.made = make(chan struct{}, 1)
-	if on {
-		sp.req <- spareMin
-	}
+	sp.on = on
+	w.askSpare(spareMin)
 	go w.runFiller()
+}
+
+// askSpare asks the filler for a spare of size, unless spares are off, one is asked for or
+// ready already, or the last one could not be made less than spareRetry ago. Caller holds
+// mu (or owns w exclusively).
+func (w *wal) askSpare(size int64) {
+	sp := &w.spares
+	if !sp.on || sp.asked || sp.ready || time.Now().Before(sp.retryAt) {
+		return
+	}
+	sp.asked = true
+	sp.req <- size // never blocks: only asked when nothing is asked
 }
 
 // stopSpares stops the filler and removes a spare not put in use.
@@ -94,10 +117,7 @@ func (w *wal) takeSpare(path string) (*os.File, int64) {
 	now := time.Now()
 	next := nextSpareSize(sp.last, now.Sub(sp.usedAt))
 	sp.last, sp.usedAt = size, now
-	select {
-	case sp.req <- next:
-	default:
-	}
+	w.askSpare(next)
 	return f, size
 }
 
@@ -123,12 +143,16 @@ func (w *wal) runFiller() {
 		case <-sp.stop:
 			return
 		}
-		if err := w.makeSpare(size); err != nil {
-			// No spare: the log writes into ordinary files, more slowly, until the next
-			// rotation asks again. Nothing is lost.
+		err := w.makeSpare(size)
+		w.mu.Lock()
+		sp.asked = false
+		if err != nil {
+			// No spare: the log writes into ordinary files, more slowly, until a later
+			// write asks again. Nothing is lost.
+			sp.retryAt = time.Now().Add(spareRetry)
+			w.mu.Unlock()
 			continue
 		}
-		w.mu.Lock()
 		sp.ready, sp.size = true, size
 		w.mu.Unlock()
 		select {
@@ -149,6 +173,11 @@ func (w *wal) makeSpare(size int64) error {
 		f.Close()
 		_ = os.Remove(path)
 		return err
+	}
+	if spareFault != nil {
+		if err := spareFault(); err != nil {
+			return fail(err)
+		}
 	}
 	zeros := make([]byte, spareChunk)
 	for off := int64(0); off < size; off += spareChunk {

@@ -548,3 +548,32 @@ func TestApplierGathersAgainAfterEachTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A spare that could not be made (a full disk, say) leaves the log on ordinary files only
+// until a later write asks for one again.
+func TestASpareThatCouldNotBeMadeIsAskedForAgain(t *testing.T) {
+	oldRetry := spareRetry
+	failed := make(chan struct{})
+	var calls atomic.Int32
+	spareRetry = 0
+	spareFault = func() error {
+		if calls.Add(1) == 1 { // only the first spare fails
+			close(failed)
+			return errors.New("no space left on device")
+		}
+		return nil
+	}
+	t.Cleanup(func() { spareFault, spareRetry = nil, oldRetry }) // after the queue is closed
+	f := newFixture(t)
+	<-failed
+	f.enqueue("job-a") // into an ordinary file; asks for a spare again
+	f.waitSpare()
+	f.enqueue("job-b") // into the spare
+	w := f.q.wal
+	w.mu.Lock()
+	limit, files := w.limit, len(w.segments)
+	w.mu.Unlock()
+	if limit != spareMin || files != 2 {
+		t.Fatalf("after a failed spare: %d log files, the current one zero-filled to %d; want 2, %d", files, limit, spareMin)
+	}
+}
