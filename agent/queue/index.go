@@ -110,17 +110,18 @@ func (q *Queue) cached(d *delta, id uint64) (*Record, bool) {
 // eachIn calls fn for every live record in state s as the batch d sees it (d nil: as
 // committed).
 func (q *Queue) eachIn(d *delta, s State, fn func(id uint64, e entry)) {
-	if d == nil {
-		d = &delta{}
+	var set map[uint64]*entry // nil (nothing changed) when d is nil
+	if d != nil {
+		set = d.set
 	}
 	q.idx.mu.RLock()
 	for id, e := range q.idx.states[s] {
-		if _, changed := d.set[id]; !changed {
+		if _, changed := set[id]; !changed {
 			fn(id, e)
 		}
 	}
 	q.idx.mu.RUnlock()
-	for id, e := range d.set {
+	for id, e := range set {
 		if e != nil && e.state == s {
 			fn(id, *e)
 		}

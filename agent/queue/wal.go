@@ -30,8 +30,12 @@ import (
 //	mutation: op byte (1 put, 2 delete) | bucket byte | uvarint key length | key
 //	          [| uvarint value length | value]   (put only)
 //
-// Each frame is written and synced before the next is started, so only the last frame of
-// the last file can be torn by a crash; such a frame was never acknowledged and is ignored.
+// Frames are written in group order; a sync makes every frame written before it started
+// durable, and a group is acknowledged only once such a sync has ended (and every group
+// before it is acknowledged). So a frame torn by a crash was never acknowledged, nor was any
+// frame after it. A torn last frame followed by nothing but zeros is ignored; anything else
+// after a damaged frame is refused, since it cannot be told from damage to acknowledged
+// frames (docs/hazard-log.md, H1).
 //
 // Frames are written into files that already hold zeros written and synced beforehand (a
 // spare file, made in the background: wal_spare.go). Overwriting blocks that are already the
