@@ -101,6 +101,16 @@ func start(t *testing.T, statePath string, dir *directory) *fixture {
 	return f
 }
 
+// signIn signs the GP "agp" in with the desktop client (password grant).
+func (f *fixture) signIn(t *testing.T) *oauth2.Token {
+	t.Helper()
+	tok, err := f.desktop().PasswordCredentialsToken(context.Background(), "agp", "pw-agp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 func (f *fixture) desktop() *oauth2.Config {
 	return &oauth2.Config{
 		ClientID: DesktopClientID,
@@ -327,14 +337,8 @@ func TestClientCredentials(t *testing.T) {
 func TestVerify(t *testing.T) {
 	f := start(t, "", newDirectory())
 	other := start(t, "", newDirectory())
-	tok, err := f.desktop().PasswordCredentialsToken(context.Background(), "agp", "pw-agp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	foreign, err := other.desktop().PasswordCredentialsToken(context.Background(), "agp", "pw-agp")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := f.signIn(t)
+	foreign := other.signIn(t)
 	tests := []struct {
 		name  string
 		token string
@@ -358,10 +362,7 @@ func TestVerify(t *testing.T) {
 
 func TestRevokedAccessTokenIsRefused(t *testing.T) {
 	f := start(t, "", newDirectory())
-	tok, err := f.desktop().PasswordCredentialsToken(context.Background(), "agp", "pw-agp")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := f.signIn(t)
 	resp, err := http.PostForm(f.server.URL+"/revoke", url.Values{"client_id": {DesktopClientID}, "token": {tok.AccessToken}, "token_type_hint": {"access_token"}})
 	if err != nil {
 		t.Fatal(err)
@@ -414,14 +415,8 @@ func TestRevokedRefreshTokenIsRefused(t *testing.T) {
 	for _, hint := range []string{"refresh_token", "", "access_token"} {
 		t.Run("hint "+hint, func(t *testing.T) {
 			f := start(t, "", newDirectory())
-			tok, err := f.desktop().PasswordCredentialsToken(context.Background(), "agp", "pw-agp")
-			if err != nil {
-				t.Fatal(err)
-			}
-			other, err := f.desktop().PasswordCredentialsToken(context.Background(), "agp", "pw-agp")
-			if err != nil {
-				t.Fatal(err)
-			}
+			tok := f.signIn(t)
+			other := f.signIn(t)
 			form := url.Values{"client_id": {DesktopClientID}, "token": {tok.RefreshToken}}
 			if hint != "" {
 				form.Set("token_type_hint", hint)
@@ -451,10 +446,7 @@ func TestRevokedRefreshTokenStaysRevokedAfterARestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "idp.json")
 	dir := newDirectory()
 	before := start(t, path, dir)
-	tok, err := before.desktop().PasswordCredentialsToken(context.Background(), "agp", "pw-agp")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := before.signIn(t)
 	form := url.Values{"client_id": {DesktopClientID}, "token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}
 	if status, body := before.revoke(t, form, "", ""); status != http.StatusOK {
 		t.Fatalf("revoke: %d %s", status, body)
@@ -467,10 +459,7 @@ func TestRevokedRefreshTokenStaysRevokedAfterARestart(t *testing.T) {
 
 func TestAnotherClientCannotRevokeARefreshToken(t *testing.T) {
 	f := start(t, "", newDirectory())
-	tok, err := f.desktop().PasswordCredentialsToken(context.Background(), "agp", "pw-agp")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := f.signIn(t)
 	form := url.Values{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}
 	if status, body := f.revoke(t, form, ServiceClientID, ServiceClientSecret); status != http.StatusUnauthorized || !strings.Contains(body, "invalid_client") {
 		t.Errorf("revoke by another client: %d %s, want 401 invalid_client", status, body)
@@ -484,10 +473,7 @@ func TestLinksSurviveARestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "idp.json")
 	dir := newDirectory()
 	before := start(t, path, dir)
-	tok, err := before.desktop().PasswordCredentialsToken(context.Background(), "agp", "pw-agp")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := before.signIn(t)
 	before.server.Close()
 
 	after := start(t, path, dir)
@@ -509,10 +495,7 @@ func TestLinksSurviveARestart(t *testing.T) {
 func TestSignOutEndsRefresh(t *testing.T) {
 	dir := newDirectory()
 	f := start(t, "", dir)
-	tok, err := f.desktop().PasswordCredentialsToken(context.Background(), "agp", "pw-agp")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := f.signIn(t)
 	idToken, _ := tok.Extra("id_token").(string)
 	resp, err := noRedirects().Get(f.server.URL + "/end_session?" + url.Values{"id_token_hint": {idToken}, "client_id": {DesktopClientID}}.Encode())
 	if err != nil {
