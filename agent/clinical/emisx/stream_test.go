@@ -223,39 +223,42 @@ func (r *replayOnce) RoundTrip(req *http.Request) (*http.Response, error) {
 // or that the adapter sends again with a refreshed token, reads the attachment again from
 // its start, and the practice holds the exact bytes once.
 func TestARequestSentAgainStreamsItsBodyAnew(t *testing.T) {
-	t.Run("by the transport", func(t *testing.T) {
-		h := newHarness(t, func(c *emisx.Config) { c.HTTPClient.Transport = &replayOnce{next: c.HTTPClient.Transport} })
-		user := h.link(h.GP())
-		big := generated(t, 2<<20, 2)
-		f := filing(user, h.Patient(fixtures.FirstPatientNumber), clinical.ConsultationGUID("A12345", "replayed"))
-		f.Attachments = []clinical.Attachment{big.attachment(nil)}
-		if _, err := h.client.File(ctx, f); err != nil {
-			t.Fatal(err)
-		}
-		if got := h.simAttachments(); len(got) != 1 || got[0] != big.want {
-			t.Errorf("the practice holds %v, want %v", got, big.want)
-		}
-		if n := big.opens.Load(); n != 2 {
-			t.Errorf("attachment opened %d times, want twice", n)
-		}
-	})
-	t.Run("with a refreshed token", func(t *testing.T) {
-		h := newHarness(t)
-		user := h.link(h.GP())
-		h.Clock.Advance(2 * time.Hour)  // the practice refuses the token its source thinks valid
-		big := generated(t, 100<<10, 3) // small: the refusal comes before the practice reads the body
-		f := filing(user, h.Patient(fixtures.FirstPatientNumber), clinical.ConsultationGUID("A12345", "refreshed"))
-		f.Attachments = []clinical.Attachment{big.attachment(nil)}
-		if _, err := h.client.File(ctx, f); err != nil {
-			t.Fatal(err)
-		}
-		if got := h.simAttachments(); len(got) != 1 || got[0] != big.want {
-			t.Errorf("the practice holds %v, want %v", got, big.want)
-		}
-		if n := big.opens.Load(); n != 2 {
-			t.Errorf("attachment opened %d times, want twice (refused, then sent again)", n)
-		}
-	})
+	for _, c := range []struct {
+		name   string
+		config []func(*emisx.Config)
+		before func(h *harness) // after linking, before filing
+		size   int64
+		seed   byte
+		guid   string
+		why    string
+	}{
+		{name: "by the transport", size: 2 << 20, seed: 2, guid: "replayed", why: "sent, then sent again by the transport",
+			config: []func(*emisx.Config){func(c *emisx.Config) { c.HTTPClient.Transport = &replayOnce{next: c.HTTPClient.Transport} }}},
+		// The practice refuses the token its source thinks valid; the attachment is small,
+		// so the refusal comes before the practice reads the body.
+		{name: "with a refreshed token", size: 100 << 10, seed: 3, guid: "refreshed", why: "refused, then sent again",
+			before: func(h *harness) { h.Clock.Advance(2 * time.Hour) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, c.config...)
+			user := h.link(h.GP())
+			if c.before != nil {
+				c.before(h)
+			}
+			big := generated(t, c.size, c.seed)
+			f := filing(user, h.Patient(fixtures.FirstPatientNumber), clinical.ConsultationGUID("A12345", c.guid))
+			f.Attachments = []clinical.Attachment{big.attachment(nil)}
+			if _, err := h.client.File(ctx, f); err != nil {
+				t.Fatal(err)
+			}
+			if got := h.simAttachments(); len(got) != 1 || got[0] != big.want {
+				t.Errorf("the practice holds %v, want %v", got, big.want)
+			}
+			if n := big.opens.Load(); n != 2 {
+				t.Errorf("attachment opened %d times, want twice (%s)", n, c.why)
+			}
+		})
+	}
 }
 
 // streamServer stands in for the Partner API's FileRecord without holding what it receives:
