@@ -34,7 +34,9 @@ type options struct {
 	payload    string
 	payloadLen int
 	keep       bool
-	backlogSet bool // -backlog given explicitly
+	backlogSet bool   // -backlog given explicitly
+	workloads  string // -workloads: comma-separated workload names; default all
+	profile    string // -profile: a folder for a CPU profile and an execution trace per store and workload
 }
 
 // In -quick, the stand-in's backlog is smaller, and queuing any backlog stops after
@@ -64,6 +66,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.payload, "payload", filepath.Join("..", "docs", "examples", "writeback.json"), "example writeback document used as the payload if it exists (jobId replaced per item)")
 	fs.IntVar(&o.payloadLen, "payload-size", 2048, "size of the generated payload when the example document does not exist")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory")
+	fs.StringVar(&o.workloads, "workloads", "", "comma-separated workloads to run ("+strings.Join(allWorkloads, ", ")+"); default all, and the extra measurements")
+	fs.StringVar(&o.profile, "profile", "", "folder to write a CPU profile and an execution trace of each store × workload into (<store>-<workload>.cpu.pprof, .trace); tracing slows the stores: rates measured with it are not comparable")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -84,6 +88,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o.warmup = min(max(o.duration/10, 100*time.Millisecond), 500*time.Millisecond)
 	if o.producers < 1 || o.backlog < 1 || o.duration <= 0 {
 		return o, fmt.Errorf("-producers, -backlog and -duration must be positive")
+	}
+	for _, w := range splitList(o.workloads) {
+		if !slices.Contains(allWorkloads, w) {
+			return o, fmt.Errorf("-workloads: unknown workload %q (want %s)", w, strings.Join(allWorkloads, ", "))
+		}
 	}
 	if !validFsyncMode(o.fsyncMode) {
 		return o, fmt.Errorf("-fsync-mode %q: want one of %s", o.fsyncMode, strings.Join(fsyncModes, ", "))
@@ -202,6 +211,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if e.backlog || r.standIn {
 			wls = append(wls, wlBacklog)
 		}
+		if want := splitList(o.workloads); len(want) > 0 {
+			wls = slices.DeleteFunc(wls, func(w string) bool { return !slices.Contains(want, w) })
+		}
 		for _, wl := range wls {
 			dir := filepath.Join(root, e.name+"-"+wl)
 			if err := os.Mkdir(dir, 0o700); err != nil {
@@ -215,7 +227,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			if r.standIn {
 				wcfg.backlog = standInBacklog
 			}
+			stopProfile, err := startProfile(o.profile, e.name+"-"+wl)
+			if err != nil {
+				cancel()
+				fmt.Fprintln(stderr, "bench:", err)
+				return exitError
+			}
 			rt, desc, info, err := runWorkload(ctx, e.factory, dir, wl, wcfg)
+			stopProfile()
 			cancel()
 			if desc != "" {
 				r.desc = desc
@@ -236,6 +255,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		for _, m := range e.measurements {
+			if o.workloads != "" {
+				break // -workloads: only the workloads asked for
+			}
 			dir := filepath.Join(root, e.name+"-"+m.Name)
 			if err := os.Mkdir(dir, 0o700); err != nil {
 				fmt.Fprintln(stderr, "bench:", err)

@@ -109,10 +109,8 @@ func selectEntries(only string) ([]*entry, error) {
 		return all, nil
 	}
 	want := map[string]bool{}
-	for _, n := range strings.Split(only, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			want[n] = false
-		}
+	for _, n := range splitList(only) {
+		want[n] = false
 	}
 	var out []*entry
 	for _, e := range all {
@@ -139,4 +137,15 @@ func selectEntries(only string) ([]*entry, error) {
 			strings.Join(unknown, ","), strings.Join(names, ","))
 	}
 	return out, nil
+}
+
+// splitList splits a comma-separated flag value, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, n := range strings.Split(s, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
 }

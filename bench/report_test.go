@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"io"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -208,5 +210,18 @@ func TestSelectEntries(t *testing.T) {
 	}
 	if _, err := selectEntries("nosuchstore"); err == nil {
 		t.Error("unknown name accepted")
+	}
+}
+
+func TestWorkloadsFlag(t *testing.T) {
+	o, err := parseFlags([]string{"-workloads", " enqueue_64, cycle "}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := splitList(o.workloads); !slices.Equal(got, []string{wlEnqueueN, wlCycle}) {
+		t.Errorf("workloads %v", got)
+	}
+	if _, err := parseFlags([]string{"-workloads", "enqueue_64,nosuch"}, io.Discard); err == nil || !strings.Contains(err.Error(), `"nosuch"`) {
+		t.Errorf("unknown workload: err = %v, want it named", err)
 	}
 }

@@ -17,6 +17,9 @@ const (
 	wlBacklog  = "enqueue_1_backlog" // enqueue_1 after -backlog records were queued and drained
 )
 
+// allWorkloads lists the workloads in the order they run.
+var allWorkloads = []string{wlEnqueue1, wlEnqueueN, wlCycle, wlBacklog}
+
 // workloadCfg is what every workload run needs.
 type workloadCfg struct {
 	producers int
