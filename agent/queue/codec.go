@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -23,7 +24,8 @@ import (
 const (
 	encRecordV1 byte = 0x01 // a Record
 	encAuditV1  byte = 0x02 // an AuditEntry
-	encBodyV1   byte = 0x03 // a body: digest, then the document
+	encBodyV1   byte = 0x03 // a body: digest, then the document (written by builds before 2026-11-21; read)
+	encBodyV2   byte = 0x04 // a body: its attachments' hashes, then the document
 
 	encLegacyJSON byte = '{'
 )
@@ -431,17 +433,27 @@ func (d *decoder) document() *writeback.Writeback {
 	return w
 }
 
-// appendBody appends a body's encoding to b: the digest, then the document.
-func appendBody(b []byte, digest []byte, doc *writeback.Writeback) []byte {
+// appendBody appends a body's encoding to b: the SHA-256 of each attachment (set on doc's
+// attachments), then the document (without its attachments' bytes).
+//
+// Two bodies are the same content exactly when their encodings are equal, which is how a
+// job sent again is told from a changed one. The previous encoding (encBodyV1) stored a
+// SHA-256 of this content instead, worked out on every enqueue for a comparison needed only
+// when a job comes again; without it, and with the plaintext in a pooled buffer, preparing
+// a record with a 2 KB summary takes 40 % less time and memory (BenchmarkPrepare).
+func appendBody(b []byte, doc *writeback.Writeback) []byte {
 	e := encoder{b: b}
-	e.byte(encBodyV1)
-	e.bytes(digest)
+	e.byte(encBodyV2)
+	e.uint(uint64(len(doc.Attachments)))
+	for _, a := range doc.Attachments {
+		e.bytes(a.SHA256)
+	}
 	e.document(doc)
 	return e.b
 }
 
-// decodeBody decodes a stored body. If digestOnly, the document is not decoded.
-func decodeBody(b []byte, digestOnly bool) (body, error) {
+// decodeBody decodes a stored body in any encoding this or an earlier build wrote.
+func decodeBody(b []byte) (body, error) {
 	if len(b) > 0 && b[0] == encLegacyJSON {
 		var out body
 		if err := json.Unmarshal(b, &out); err != nil {
@@ -450,21 +462,37 @@ func decodeBody(b []byte, digestOnly bool) (body, error) {
 		return out, nil
 	}
 	d := decoder{b: b}
-	if d.byte() != encBodyV1 {
-		return body{}, fmt.Errorf("decode body: unknown encoding: %w", errCorrupt)
-	}
-	out := body{Digest: d.bytes()}
-	if digestOnly {
-		if d.err != nil {
-			return body{}, fmt.Errorf("decode body: %w", d.err)
+	var out body
+	switch d.byte() {
+	case encBodyV1:
+		out.Digest = d.bytes()
+	case encBodyV2:
+		n := d.uint()
+		for i := uint64(0); i < n && d.err == nil; i++ {
+			d.bytes() // the attachments' hashes: the record's attachment refs carry them too
 		}
-		return out, nil
+	default:
+		return body{}, fmt.Errorf("decode body: unknown encoding: %w", errCorrupt)
 	}
 	out.Doc = d.document()
 	if err := d.done("body"); err != nil {
 		return body{}, err
 	}
 	return out, nil
+}
+
+// v1Digest is the digest a body in encoding encBodyV1 stored for doc's content: the
+// SHA-256 of the document's encoding, then of each attachment's SHA-256.
+func v1Digest(doc *writeback.Writeback) []byte {
+	e := encoder{}
+	e.document(doc)
+	h := sha256.New()
+	h.Write(e.b)
+	clear(e.b) // the plaintext names the patient
+	for _, a := range doc.Attachments {
+		h.Write(a.SHA256)
+	}
+	return h.Sum(nil)
 }
 
 // bufs holds plaintext buffers: a value is encoded into one, sealed into a new slice, and
@@ -474,9 +502,9 @@ var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 func getBuf() *[]byte { return bufs.Get().(*[]byte) }
 
 func putBuf(b *[]byte) {
+	clear(*b) // plaintext may name the patient: do not leave it lying in the pool or the heap
 	if cap(*b) > 64<<10 {
 		return // do not keep a buffer grown by an unusually large value
 	}
-	clear(*b) // plaintext may name the patient: do not leave it lying in the pool
 	bufs.Put(b)
 }

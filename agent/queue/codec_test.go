@@ -96,8 +96,12 @@ func TestCodecRoundTripsEveryField(t *testing.T) {
 
 		var w writeback.Writeback
 		fill(t, reflect.ValueOf(&w).Elem(), rng)
+		b, err := decodeBody(appendBody(nil, &w))
+		if err != nil {
+			t.Fatal(err)
+		}
 		digest := []byte("0123456789abcdef0123456789abcdef")
-		b, err := decodeBody(appendBody(nil, digest, &w), false)
+		b1, err := decodeBody(appendBodyV1(nil, digest, &w))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,8 +109,9 @@ func TestCodecRoundTripsEveryField(t *testing.T) {
 			w.Attachments[i].Size, w.Attachments[i].SHA256 = 0, nil
 		}
 		sameJSON(t, "document", &w, b.Doc)
-		if !bytes.Equal(b.Digest, digest) {
-			t.Errorf("digest %x, want %x", b.Digest, digest)
+		sameJSON(t, "document (v1)", &w, b1.Doc)
+		if !bytes.Equal(b1.Digest, digest) {
+			t.Errorf("digest %x, want %x", b1.Digest, digest)
 		}
 	}
 }
@@ -158,10 +163,20 @@ func TestCodecReadsValuesWrittenAsJSON(t *testing.T) {
 
 	doc := &writeback.Writeback{Schema: writeback.SchemaV1, JobID: "job-1", Summary: "s"}
 	j, _ = json.Marshal(body{Doc: doc, Digest: []byte{1, 2, 3}})
-	b, err := decodeBody(j, false)
+	b, err := decodeBody(j)
 	if err != nil || b.Doc.JobID != "job-1" || !bytes.Equal(b.Digest, []byte{1, 2, 3}) {
 		t.Errorf("body from JSON: %+v, %v", b, err)
 	}
+}
+
+// appendBodyV1 encodes a body as builds before encBodyV2 wrote it: the digest, then the
+// document.
+func appendBodyV1(b []byte, digest []byte, doc *writeback.Writeback) []byte {
+	e := encoder{b: b}
+	e.byte(encBodyV1)
+	e.bytes(digest)
+	e.document(doc)
+	return e.b
 }
 
 // Every truncation and a trailing byte are refused with an error, never a panic or a
@@ -178,9 +193,10 @@ func TestCodecRefusesDamagedValues(t *testing.T) {
 		enc    []byte
 		decode func([]byte) error
 	}{
-		"record": {appendRecord(nil, &r), func(b []byte) error { _, err := decodeRecord(b); return err }},
-		"audit":  {appendAudit(nil, &a), func(b []byte) error { _, err := decodeAudit(b); return err }},
-		"body":   {appendBody(nil, make([]byte, 32), &w), func(b []byte) error { _, err := decodeBody(b, false); return err }},
+		"record":  {appendRecord(nil, &r), func(b []byte) error { _, err := decodeRecord(b); return err }},
+		"audit":   {appendAudit(nil, &a), func(b []byte) error { _, err := decodeAudit(b); return err }},
+		"body":    {appendBody(nil, &w), func(b []byte) error { _, err := decodeBody(b); return err }},
+		"body v1": {appendBodyV1(nil, make([]byte, 32), &w), func(b []byte) error { _, err := decodeBody(b); return err }},
 	}
 	for name, c := range decoders {
 		for n := range len(c.enc) {
@@ -201,7 +217,7 @@ func TestCodecRefusesDamagedValues(t *testing.T) {
 
 // The encoding bytes are serialised: a change would make stored values unreadable.
 func TestCodecEncodingBytesAreStable(t *testing.T) {
-	if encRecordV1 != 0x01 || encAuditV1 != 0x02 || encBodyV1 != 0x03 || encLegacyJSON != '{' {
+	if encRecordV1 != 0x01 || encAuditV1 != 0x02 || encBodyV1 != 0x03 || encBodyV2 != 0x04 || encLegacyJSON != '{' {
 		t.Fatal("a stored encoding's byte changed: add a new encoding instead")
 	}
 	r := &Record{ID: 7, JobID: "j", State: Ready, Author: "a", Version: 3,
@@ -233,4 +249,24 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 		sameJSON(t, "record", r, again)
 	})
+}
+
+// v1Digest must reproduce the digest builds before encBodyV2 stored (computed then while
+// encoding the body), or every job those builds queued would look changed when sent again.
+// The value was computed with that code.
+func TestV1DigestIsWhatEarlierBuildsStored(t *testing.T) {
+	v := 142.0
+	d := &writeback.Writeback{Schema: writeback.SchemaV1, JobID: "job-1", PracticeODS: "A12345",
+		Author: writeback.Author{ClinicalUserID: "dr.patel", DisplayName: "Dr A Patel"},
+		Patient: writeback.Patient{NHSNumber: "9434765919", FamilyName: "O'Neill", GivenNames: "Siobhán",
+			DateOfBirth: "1980-02-29", Sex: "female", IdentityVerified: true},
+		Summary: "Headaches.",
+		Codes: []writeback.Code{{System: writeback.SNOMEDSystem, Code: "38341003", Display: "Hypertension",
+			Value: &v, Unit: "mm[Hg]"}},
+		Attachments: []writeback.Attachment{{FileName: "f.txt", MediaType: "text/plain", SHA256: sha256Of("hello")}},
+		CreatedAt:   time.Date(2026, 11, 21, 9, 30, 0, 0, time.UTC)}
+	const want = "068887fd0917c7ed41b86cb6d7fdbaf947f3c77ff35640c6a21cffa9d6b1f107"
+	if got := fmt.Sprintf("%x", v1Digest(d)); got != want {
+		t.Errorf("v1Digest = %s, want %s", got, want)
+	}
 }

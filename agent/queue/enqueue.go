@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/writeback-agent/wbagent/agent/writeback"
@@ -111,8 +110,8 @@ type prepared struct {
 	body     []byte // sealed
 	sealed   []byte // the sealed record
 	auditKey []byte
-	audit    []byte // the sealed audit entry
-	digest   []byte
+	audit    []byte               // the sealed audit entry
+	doc      *writeback.Writeback // as stored (attachments by their hashes), to compare with a job sent again
 }
 
 func (q *Queue) prepare(s Submission, by Actor) (*prepared, error) {
@@ -146,10 +145,10 @@ func (q *Queue) prepare(s Submission, by Actor) (*prepared, error) {
 	if err := stage.sync(); err != nil {
 		return nil, fmt.Errorf("sync attachments: %w", err)
 	}
-	pt, digest := encodeBody(&doc)
-	sealedBody := q.sealer.Seal(nil, pt, ad(recordKey(stage.id, kindBody)))
-	digest = slices.Clone(digest) // it shares pt's memory, cleared next
-	clear(pt)                     // the plaintext names the patient
+	buf := getBuf()
+	*buf = appendBody((*buf)[:0], &doc)
+	sealedBody := q.sealer.Seal(nil, *buf, ad(recordKey(stage.id, kindBody)))
+	putBuf(buf) // cleared: the plaintext names the patient
 	now := q.now().UTC()
 	p := &prepared{
 		stage: stage,
@@ -163,8 +162,8 @@ func (q *Queue) prepare(s Submission, by Actor) (*prepared, error) {
 			Attachments: refs,
 			Version:     1,
 		},
-		body:   sealedBody,
-		digest: digest,
+		doc:  &doc,
+		body: sealedBody,
 	}
 	var err error
 	if p.sealed, err = q.sealRecord(p.rec); err != nil {
@@ -178,26 +177,6 @@ func (q *Queue) prepare(s Submission, by Actor) (*prepared, error) {
 		return nil, err
 	}
 	return p, nil
-}
-
-// encodeBody encodes the body of a record: the document, and a digest of its content
-// (attachments by their hashes) to recognise a job sent again with changed content.
-func encodeBody(doc *writeback.Writeback) (pt, digest []byte) {
-	// appendBody's layout with the digest filled in afterwards: the digest covers the
-	// document's encoding, so the document is encoded once.
-	const head = 2 + sha256.Size
-	pt = make([]byte, head, head+len(doc.Summary)+512)
-	pt[0], pt[1] = encBodyV1, sha256.Size
-	e := encoder{b: pt}
-	e.document(doc)
-	pt = e.b
-	h := sha256.New()
-	h.Write(pt[head:])
-	for _, a := range doc.Attachments {
-		h.Write(a.SHA256)
-	}
-	digest = h.Sum(pt[2:2:head])
-	return pt, digest
 }
 
 // stageInline writes a base64 attachment held in memory through the stage.
@@ -223,16 +202,12 @@ func (q *Queue) insert(t *wtx, d *delta, p *prepared) (Result, error) {
 		id := bytesToID(v)
 		res := Result{ID: id, JobID: p.rec.JobID}
 		key := recordKey(id, kindBody)
-		if prev := t.get(walBucketRecords, key); prev != nil {
-			pt, err := q.sealer.Open(nil, prev, ad(key))
+		if prev := t.get(walBucketRecords, key); prev != nil { // nil: wiped by retention
+			same, err := q.sameContent(key, prev, p.doc)
 			if err != nil {
 				return Result{}, fmt.Errorf("record %d: %w", id, err)
 			}
-			b, err := decodeBody(pt, true)
-			if err != nil {
-				return Result{}, fmt.Errorf("record %d: %w", id, err)
-			}
-			res.Conflict = !bytes.Equal(b.Digest, p.digest)
+			res.Conflict = !same
 		}
 		return res, nil
 	}
@@ -250,6 +225,26 @@ func (q *Queue) insert(t *wtx, d *delta, p *prepared) (Result, error) {
 		return Result{}, err
 	}
 	return Result{ID: id, JobID: p.rec.JobID, Created: true}, nil
+}
+
+// sameContent reports whether the sealed body stored under key holds doc's content.
+func (q *Queue) sameContent(key, sealed []byte, doc *writeback.Writeback) (bool, error) {
+	stored, err := q.sealer.Open(nil, sealed, ad(key))
+	if err != nil {
+		return false, err
+	}
+	defer clear(stored) // the plaintext names the patient
+	if len(stored) > 0 && stored[0] == encBodyV2 {
+		buf := getBuf()
+		defer putBuf(buf)
+		*buf = appendBody((*buf)[:0], doc)
+		return bytes.Equal(stored, *buf), nil
+	}
+	b, err := decodeBody(stored) // written by an earlier build: it kept a digest
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(b.Digest, v1Digest(doc)), nil
 }
 
 func bytesToID(b []byte) uint64 {

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -64,4 +65,20 @@ func lifeCycle(ctx context.Context, q *Queue, job string) error {
 		_, err = q.MarkFiled(ctx, c.Ticket, FilingOutcome{ConsultationGUID: "g"})
 	}
 	return err
+}
+
+// BenchmarkPrepare measures the work an enqueue does before it joins a group: encoding,
+// sealing and staging a record with a 2 KB summary, as make bench's payload has.
+func BenchmarkPrepare(b *testing.B) {
+	f := newFixture(b)
+	d := doc("job")
+	d.Summary = strings.Repeat("Patient reports headaches. ", 2048/27)
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := f.q.prepare(Submission{Doc: d}, system)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.stage.Discard()
+	}
 }

@@ -63,7 +63,7 @@ func (q *Queue) document(id uint64) (*writeback.Writeback, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := decodeBody(pt, false)
+	b, err := decodeBody(pt)
 	if err != nil {
 		return nil, err
 	}

@@ -86,8 +86,10 @@ type AttachmentRef struct {
 // body is the sealed patient content of a record: the document as received, without its
 // attachments' bytes.
 type body struct {
-	Doc    *writeback.Writeback `json:"doc"`
-	Digest []byte               `json:"digest"` // SHA-256 of the canonical document, to spot a resent job that changed
+	Doc *writeback.Writeback `json:"doc"`
+	// Digest is what bodies stored before encBodyV2 hold to spot a resent job that changed:
+	// the SHA-256 of the document's encoding and its attachments' hashes (see v1Digest).
+	Digest []byte `json:"digest"`
 }
 
 // clone returns a deep copy of r that can be changed without touching r.

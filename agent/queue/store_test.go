@@ -75,6 +75,66 @@ func TestEnqueueIsIdempotentOnJobID(t *testing.T) {
 	}
 }
 
+// A job sent again is compared with what is stored, attachments included, whether the body
+// was written by this build or by one that stored a digest of it (encBodyV1).
+func TestAJobSentAgainIsComparedWithTheStoredContent(t *testing.T) {
+	withAttachment := func(job, content string) *writeback.Writeback {
+		d := doc(job)
+		d.Attachments = []writeback.Attachment{{FileName: "f.txt", MediaType: "text/plain",
+			DataBase64: base64.StdEncoding.EncodeToString([]byte(content))}}
+		return d
+	}
+	changedSummary := func(job, content string) *writeback.Writeback {
+		d := withAttachment(job, content)
+		d.Summary += " And dizziness."
+		return d
+	}
+	for _, earlierBuild := range []bool{false, true} {
+		t.Run(fmt.Sprintf("earlier build %v", earlierBuild), func(t *testing.T) {
+			f := newFixture(t)
+			first, err := f.q.Enqueue(ctx, Submission{Doc: withAttachment("job-1", "hello")}, system)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if earlierBuild {
+				// Rewrite the stored body as a build before encBodyV2 wrote it.
+				if err := f.q.applyNow(); err != nil {
+					t.Fatal(err)
+				}
+				d := withAttachment("job-1", "hello")
+				d.Attachments[0].SHA256 = sha256Of("hello")
+				d.Attachments[0].DataBase64 = ""
+				key := recordKey(first.ID, kindBody)
+				pt := appendBodyV1(nil, v1Digest(d), d)
+				if err := f.q.db.Update(func(tx *bolt.Tx) error {
+					return tx.Bucket(bucketRecords).Put(key, f.q.sealer.Seal(nil, pt, ad(key)))
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, c := range []struct {
+				name     string
+				doc      *writeback.Writeback
+				conflict bool
+			}{
+				{"the same", withAttachment("job-1", "hello"), false},
+				{"another attachment", withAttachment("job-1", "hullo"), true},
+				{"another summary", changedSummary("job-1", "hello"), true},
+			} {
+				res, err := f.q.Enqueue(ctx, Submission{Doc: c.doc}, system)
+				if err != nil || res.Created || res.ID != first.ID || res.Conflict != c.conflict {
+					t.Errorf("%s sent again: %+v, %v; want conflict %v", c.name, res, err, c.conflict)
+				}
+			}
+		})
+	}
+}
+
+func sha256Of(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
 func TestBatchIsAllOrNothing(t *testing.T) {
 	f := newFixture(t)
 	bad := doc("")
