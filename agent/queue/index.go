@@ -19,6 +19,9 @@ type entry struct {
 	author string
 	due    time.Time // ready: next attempt (zero: now); filing: lease expiry
 	rec    *Record   // in a delta only: the record as changed; never modified (clone it)
+	// fresh, in a delta only: the record is new in this batch, so the index has nothing of
+	// it to look up or replace (apply skips two lookups in maps as large as the queue).
+	fresh bool
 }
 
 // recCacheSize bounds the decoded records kept in memory: enough for every record a
@@ -143,7 +146,10 @@ func (q *Queue) track(d *delta, r *Record, prev State) {
 		}
 		return
 	}
-	e := &entry{state: r.State, author: r.Author, rec: r}
+	e := &entry{state: r.State, author: r.Author, rec: r, fresh: prev == ""}
+	if before, ok := d.set[r.ID]; ok && before != nil {
+		e.fresh = before.fresh // created earlier in this batch, or not
+	}
 	switch r.State {
 	case Ready:
 		e.due = r.NextAttemptAt
@@ -160,8 +166,10 @@ func (x *index) apply(d *delta) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for id, e := range d.set {
-		if old, ok := x.where[id]; ok {
-			delete(x.states[old], id)
+		if e == nil || !e.fresh {
+			if old, ok := x.where[id]; ok {
+				delete(x.states[old], id)
+			}
 		}
 		if e == nil {
 			delete(x.where, id)
@@ -170,10 +178,10 @@ func (x *index) apply(d *delta) {
 		}
 		x.where[id] = e.state
 		stored := *e
-		stored.rec = nil
+		stored.rec, stored.fresh = nil, false
 		x.states[e.state][id] = stored
 		if e.rec != nil {
-			x.cache(id, e.rec)
+			x.cache(id, e.rec, e.fresh)
 		}
 	}
 	for s, n := range d.counts {
@@ -185,15 +193,19 @@ func (x *index) apply(d *delta) {
 }
 
 // cache keeps r as the decoded record id, evicting the oldest cached record when full.
-// Caller holds mu.
-func (x *index) cache(id uint64, r *Record) {
-	if _, ok := x.recs[id]; !ok {
-		if old := x.ring[x.next]; old != 0 {
-			delete(x.recs, old)
+// fresh: id is a new record, not cached yet. Caller holds mu.
+func (x *index) cache(id uint64, r *Record, fresh bool) {
+	if !fresh {
+		if _, cached := x.recs[id]; cached {
+			x.recs[id] = r
+			return
 		}
-		x.ring[x.next] = id
-		x.next = (x.next + 1) % len(x.ring)
 	}
+	if old := x.ring[x.next]; old != 0 {
+		delete(x.recs, old)
+	}
+	x.ring[x.next] = id
+	x.next = (x.next + 1) % len(x.ring)
 	x.recs[id] = r
 }
 
