@@ -36,6 +36,7 @@ type options struct {
 	keep       bool
 	backlogSet bool   // -backlog given explicitly
 	workloads  string // -workloads: comma-separated workload names; default all
+	rounds     int    // -rounds: times each store's short workloads run, interleaved
 	profile    string // -profile: a folder for a CPU profile and an execution trace per store and workload
 }
 
@@ -66,6 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.payload, "payload", filepath.Join("..", "docs", "examples", "writeback.json"), "example writeback document used as the payload if it exists (jobId replaced per item)")
 	fs.IntVar(&o.payloadLen, "payload-size", 2048, "size of the generated payload when the example document does not exist")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds of every store's enqueue_1, enqueue_64 and cycle, interleaved; a rate is the median of its rounds (-quick: 1 unless set)")
 	fs.StringVar(&o.workloads, "workloads", "", "comma-separated workloads to run ("+strings.Join(allWorkloads, ", ")+"); default all, and the extra measurements")
 	fs.StringVar(&o.profile, "profile", "", "folder to write a CPU profile and an execution trace of each store × workload into (<store>-<workload>.cpu.pprof, .trace); tracing slows the stores: rates measured with it are not comparable")
 	if err := fs.Parse(args); err != nil {
@@ -84,10 +86,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if !set["backlog"] {
 			o.backlog = 20_000
 		}
+		if !set["rounds"] {
+			o.rounds = 1
+		}
 	}
 	o.warmup = min(max(o.duration/10, 100*time.Millisecond), 500*time.Millisecond)
-	if o.producers < 1 || o.backlog < 1 || o.duration <= 0 {
-		return o, fmt.Errorf("-producers, -backlog and -duration must be positive")
+	if o.producers < 1 || o.backlog < 1 || o.duration <= 0 || o.rounds < 1 {
+		return o, fmt.Errorf("-producers, -backlog, -duration and -rounds must be positive")
 	}
 	for _, w := range splitList(o.workloads) {
 		if !slices.Contains(allWorkloads, w) {
@@ -195,90 +200,113 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fsyncSamples := []float64{fsync1}
 	sample := max(o.duration/4, 200*time.Millisecond)
-	var rows []*row
-	for _, e := range entries {
-		// A short fsync sample before each store: the disk's rate drifts (other load on the
-		// machine); fsync_per_s is the median of all samples.
-		if f, err := measureFsync(root, o.fsyncMode, 0, sample); err == nil {
-			fsyncSamples = append(fsyncSamples, f)
-		}
-		r := &row{name: e.name, note: e.note, group: e.group, baseline: e.baseline,
+	rows := make([]*row, len(entries))
+	samples := make([]map[string][]float64, len(entries)) // per store: workload -> rate of each round
+	for i, e := range entries {
+		rows[i] = &row{name: e.name, note: e.note, group: e.group, baseline: e.baseline,
 			ours: e.name == oursName, standIn: standIn && e == oursEntry,
 			notDurable: e.notDurable, rates: map[string]float64{}, errs: map[string]string{},
 			extra: map[string]float64{}}
-		rows = append(rows, r)
-		wls := []string{wlEnqueue1, wlEnqueueN, wlCycle}
-		if e.backlog || r.standIn {
-			wls = append(wls, wlBacklog)
-		}
-		if want := splitList(o.workloads); len(want) > 0 {
-			wls = slices.DeleteFunc(wls, func(w string) bool { return !slices.Contains(want, w) })
-		}
-		for _, wl := range wls {
-			dir := filepath.Join(root, e.name+"-"+wl)
-			if err := os.Mkdir(dir, 0o700); err != nil {
-				fmt.Fprintln(stderr, "bench:", err)
-				return exitError
+		samples[i] = map[string][]float64{}
+	}
+	// Each round runs every store's short workloads, starting one store later than the round
+	// before, so that a slow spell of the disk falls on every store alike; a store's rate is
+	// the median of its rounds. The backlog and the extra measurements run in the first.
+	for round := range o.rounds {
+		for k := range entries {
+			i := (k + round) % len(entries)
+			e, r := entries[i], rows[i]
+			// A short fsync sample before each store: the disk's rate drifts (other load on
+			// the machine); fsync_per_s is the median of all samples.
+			if f, err := measureFsync(root, o.fsyncMode, 0, sample); err == nil {
+				fsyncSamples = append(fsyncSamples, f)
 			}
-			logf("%s %s...", e.name, wl)
-			budget := 2*(o.warmup+o.duration) + 10*time.Minute
-			ctx, cancel := context.WithTimeout(context.Background(), budget)
-			wcfg := cfg
-			if r.standIn {
-				wcfg.backlog = standInBacklog
+			wls := []string{wlEnqueue1, wlEnqueueN, wlCycle}
+			if round == 0 && (e.backlog || r.standIn) {
+				wls = append(wls, wlBacklog)
 			}
-			stopProfile, err := startProfile(o.profile, e.name+"-"+wl)
-			if err != nil {
+			if want := splitList(o.workloads); len(want) > 0 {
+				wls = slices.DeleteFunc(wls, func(w string) bool { return !slices.Contains(want, w) })
+			}
+			for _, wl := range wls {
+				if _, failedBefore := r.errs[wl]; failedBefore {
+					continue
+				}
+				dir := filepath.Join(root, e.name+"-"+wl)
+				if err := os.Mkdir(dir, 0o700); err != nil {
+					fmt.Fprintln(stderr, "bench:", err)
+					return exitError
+				}
+				name := e.name + " " + wl
+				if o.rounds > 1 {
+					name += fmt.Sprintf(" (round %d of %d)", round+1, o.rounds)
+				}
+				logf("%s...", name)
+				budget := 2*(o.warmup+o.duration) + 10*time.Minute
+				ctx, cancel := context.WithTimeout(context.Background(), budget)
+				wcfg := cfg
+				if r.standIn {
+					wcfg.backlog = standInBacklog
+				}
+				stopProfile, err := startProfile(o.profile, fmt.Sprintf("%s-%s-r%d", e.name, wl, round+1))
+				if err != nil {
+					cancel()
+					fmt.Fprintln(stderr, "bench:", err)
+					return exitError
+				}
+				rt, desc, info, err := runWorkload(ctx, e.factory, dir, wl, wcfg)
+				stopProfile()
 				cancel()
-				fmt.Fprintln(stderr, "bench:", err)
-				return exitError
+				if desc != "" {
+					r.desc = desc
+				}
+				if info != "" {
+					r.infos = append(r.infos, info)
+				}
+				if err != nil {
+					failed = true
+					r.errs[wl] = err.Error()
+					delete(samples[i], wl)
+					logf("  ERROR %s: %v", name, err)
+				} else {
+					samples[i][wl] = append(samples[i][wl], rt.perSec())
+					logf("  %s/s (%d ops in %v)", fmtRate(rt.perSec()), rt.ops, rt.elapsed.Round(time.Millisecond))
+				}
+				if !o.keep {
+					os.RemoveAll(dir)
+				}
 			}
-			rt, desc, info, err := runWorkload(ctx, e.factory, dir, wl, wcfg)
-			stopProfile()
-			cancel()
-			if desc != "" {
-				r.desc = desc
+			if round > 0 || o.workloads != "" {
+				continue // the extra measurements: once, and not when only some workloads run
 			}
-			if info != "" {
-				r.infos = append(r.infos, info)
-			}
-			if err != nil {
-				failed = true
-				r.errs[wl] = err.Error()
-				logf("  ERROR %s %s: %v", e.name, wl, err)
-			} else {
-				r.rates[wl] = rt.perSec()
-				logf("  %s/s (%d ops in %v)", fmtRate(rt.perSec()), rt.ops, rt.elapsed.Round(time.Millisecond))
-			}
-			if !o.keep {
-				os.RemoveAll(dir)
+			for _, m := range e.measurements {
+				dir := filepath.Join(root, e.name+"-"+m.Name)
+				if err := os.Mkdir(dir, 0o700); err != nil {
+					fmt.Fprintln(stderr, "bench:", err)
+					return exitError
+				}
+				logf("%s %s...", e.name, m.Name)
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+				vals, err := m.Run(ctx, MeasureEnv{Dir: dir, Factory: e.factory, Next: gen.next,
+					Quick: o.quick, Logf: logf, ChildCommand: childCommand})
+				cancel()
+				if err != nil {
+					failed = true
+					r.errs[m.Name] = err.Error()
+					logf("  ERROR %s %s: %v", e.name, m.Name, err)
+				}
+				for k, v := range vals {
+					r.extra[k] = v
+				}
+				if !o.keep {
+					os.RemoveAll(dir)
+				}
 			}
 		}
-		for _, m := range e.measurements {
-			if o.workloads != "" {
-				break // -workloads: only the workloads asked for
-			}
-			dir := filepath.Join(root, e.name+"-"+m.Name)
-			if err := os.Mkdir(dir, 0o700); err != nil {
-				fmt.Fprintln(stderr, "bench:", err)
-				return exitError
-			}
-			logf("%s %s...", e.name, m.Name)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-			vals, err := m.Run(ctx, MeasureEnv{Dir: dir, Factory: e.factory, Next: gen.next,
-				Quick: o.quick, Logf: logf, ChildCommand: childCommand})
-			cancel()
-			if err != nil {
-				failed = true
-				r.errs[m.Name] = err.Error()
-				logf("  ERROR %s %s: %v", e.name, m.Name, err)
-			}
-			for k, v := range vals {
-				r.extra[k] = v
-			}
-			if !o.keep {
-				os.RemoveAll(dir)
-			}
+	}
+	for i, r := range rows {
+		if info := r.takeRounds(samples[i]); info != "" {
+			r.infos = append(r.infos, info)
 		}
 	}
 

@@ -28,6 +28,29 @@ type row struct {
 	extra      map[string]float64 // extra measurements
 }
 
+// takeRounds sets r's rate of each workload to the median of its rounds' rates, and
+// returns a line giving the rounds' spread ("" when each workload ran once).
+func (r *row) takeRounds(rounds map[string][]float64) string {
+	var spread []string
+	n := 0
+	for _, wl := range allWorkloads {
+		xs, ok := rounds[wl]
+		if !ok || len(xs) == 0 {
+			continue
+		}
+		n = max(n, len(xs))
+		st := summarize(xs)
+		r.rates[wl] = st.median
+		if st.n > 1 {
+			spread = append(spread, fmt.Sprintf("%s %s-%s", wl, fmtRate(st.min), fmtRate(st.max)))
+		}
+	}
+	if len(spread) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("medians of %d rounds; lowest-highest: %s", n, strings.Join(spread, ", "))
+}
+
 func (r *row) rate(wl string) (float64, bool) {
 	v, ok := r.rates[wl]
 	return v, ok

@@ -225,3 +225,46 @@ func TestWorkloadsFlag(t *testing.T) {
 		t.Errorf("unknown workload: err = %v, want it named", err)
 	}
 }
+
+func TestTakeRoundsKeepsTheMedianAndSaysTheSpread(t *testing.T) {
+	r := &row{rates: map[string]float64{}}
+	info := r.takeRounds(map[string][]float64{
+		wlEnqueueN: {50_000, 30_000, 40_000},
+		wlCycle:    {12_000, 16_000, 14_000},
+		wlBacklog:  {6_000},
+	})
+	if r.rates[wlEnqueueN] != 40_000 || r.rates[wlCycle] != 14_000 || r.rates[wlBacklog] != 6_000 {
+		t.Errorf("rates %v, want the medians", r.rates)
+	}
+	if _, ok := r.rates[wlEnqueue1]; ok {
+		t.Error("a workload with no rounds got a rate")
+	}
+	if !strings.Contains(info, "3 rounds") || !strings.Contains(info, "enqueue_64 30,000-50,000") ||
+		!strings.Contains(info, "cycle 12,000-16,000") || strings.Contains(info, "backlog") {
+		t.Errorf("info %q", info)
+	}
+	if info := (&row{rates: map[string]float64{}}).takeRounds(map[string][]float64{wlCycle: {1}}); info != "" {
+		t.Errorf("one round: info %q, want none", info)
+	}
+}
+
+func TestRoundsFlag(t *testing.T) {
+	t.Setenv("QUICK", "")
+	for _, c := range []struct {
+		args []string
+		want int
+	}{
+		{nil, 3},
+		{[]string{"-quick"}, 1},
+		{[]string{"-quick", "-rounds", "2"}, 2},
+		{[]string{"-rounds", "5"}, 5},
+	} {
+		o, err := parseFlags(c.args, io.Discard)
+		if err != nil || o.rounds != c.want {
+			t.Errorf("%v: rounds %d, %v; want %d", c.args, o.rounds, err, c.want)
+		}
+	}
+	if _, err := parseFlags([]string{"-rounds", "0"}, io.Discard); err == nil {
+		t.Error("-rounds 0 accepted")
+	}
+}
