@@ -455,12 +455,14 @@ func (q *Queue) leadGroup() {
 
 // runCompleter completes staged groups, in the order they were staged, until Close: a sync
 // covers every group written before it started, then their callers are answered, and the
-// next sync starts at once if more groups were written meanwhile. One goroutine doing both
-// keeps the disk busy: when each group's leader synced and answered its own group, the
-// next sync waited for the next leader to be scheduled (measured: the median of 8
-// interleaved cycle runs rose 11-14 %).
+// next sync starts at once if more groups were written meanwhile (after gathering the
+// callers just answered: see gatherCallers). One goroutine doing both keeps the disk busy:
+// when each group's leader synced and answered its own group, the next sync waited for the
+// next leader to be scheduled (measured: the median of 8 interleaved cycle runs rose
+// 11-14 %).
 func (q *Queue) runCompleter() {
 	defer close(q.cdone)
+	answered := 0 // operations the last sync answered
 	for {
 		select {
 		case <-q.cwake:
@@ -475,11 +477,58 @@ func (q *Queue) runCompleter() {
 			if len(items) == 0 {
 				break
 			}
+			items = q.gatherCallers(items, answered)
+			answered = 0
 			for _, s := range items {
+				answered += len(s.ops)
 				q.complete(s)
 			}
 		}
 	}
+}
+
+// gatherWait bounds how long a sync waits for the callers the last one answered.
+var gatherWait = time.Millisecond
+
+// gatherCallers returns the staged groups to complete with the next sync: items, and the
+// groups staged while it waits for as many operations as the last sync answered (want), up
+// to gatherWait. Callers answered together come back together (producers in a loop, a
+// clinician's confirmations, the filer's claims); without the wait the first of them to
+// return started a sync alone and the rest waited for the next, so each sync covered about
+// half of them and every caller waited for two. Measured in make bench (7 interleaved pairs,
+// 1 ms): the median enqueue_64 rose 19 % and cycle 13 %; 2 ms did no better. A lone caller
+// never waits: the last sync answered one operation, and that one is here.
+func (q *Queue) gatherCallers(items []*staged, want int) []*staged {
+	have := opsIn(items)
+	if have >= want {
+		return items
+	}
+	timer := time.NewTimer(gatherWait)
+	defer timer.Stop()
+	for have < want {
+		select {
+		case <-q.cwake:
+			q.cmu.Lock()
+			more := q.completing
+			q.completing = nil
+			q.cmu.Unlock()
+			items = append(items, more...)
+			have += opsIn(more)
+		case <-timer.C:
+			return items
+		case <-q.cstop:
+			return items
+		}
+	}
+	return items
+}
+
+func opsIn(items []*staged) int {
+	n := 0
+	for _, s := range items {
+		n += len(s.ops)
+	}
+	return n
 }
 
 // staged is a group written to the log (or refused) but not yet answered. Groups complete

@@ -672,3 +672,56 @@ func TestConcurrentOperationsAllComplete(t *testing.T) {
 		t.Fatalf("operations still waiting after 30 s:\n%s", buf[:runtime.Stack(buf, true)])
 	}
 }
+
+// A sync waits for the callers the last one answered, in the order their groups were
+// staged, but never past gatherWait, and not at all when they are all there.
+func TestASyncGathersTheCallersItAnsweredLastTime(t *testing.T) {
+	defer func(w time.Duration) { gatherWait = w }(gatherWait)
+	q := &Queue{cwake: make(chan struct{}, 1), cstop: make(chan struct{})}
+	group := func(ops int) *staged { return &staged{ops: make([]*op, ops)} }
+	gather := func(items []*staged, want int) []*staged {
+		t.Helper()
+		got := make(chan []*staged, 1)
+		go func() { got <- q.gatherCallers(items, want) }()
+		select {
+		case g := <-got:
+			return g
+		case <-time.After(10 * time.Second):
+			t.Fatal("gatherCallers did not return")
+			return nil
+		}
+	}
+
+	gatherWait = time.Hour // any wait would show as a hang
+	first := group(2)
+	if got := gather([]*staged{first}, 2); len(got) != 1 || got[0] != first {
+		t.Errorf("all there: got %d groups, want the one given", len(got))
+	}
+	if got := gather([]*staged{first}, 1); len(got) != 1 {
+		t.Errorf("more than wanted: got %d groups", len(got))
+	}
+
+	second, third := group(1), group(2)
+	go func() {
+		for _, g := range []*staged{second, third} {
+			time.Sleep(5 * time.Millisecond)
+			q.cmu.Lock()
+			q.completing = append(q.completing, g)
+			q.cmu.Unlock()
+			q.cwake <- struct{}{}
+		}
+	}()
+	got := gather([]*staged{first}, 5)
+	if len(got) != 3 || got[0] != first || got[1] != second || got[2] != third {
+		t.Errorf("gathered %d groups, want the three in the order staged", len(got))
+	}
+
+	gatherWait = 20 * time.Millisecond
+	start := time.Now()
+	if got := gather([]*staged{group(1)}, 64); len(got) != 1 {
+		t.Errorf("callers that do not come back: got %d groups", len(got))
+	}
+	if waited := time.Since(start); waited < gatherWait {
+		t.Errorf("returned after %v, before gatherWait (%v)", waited, gatherWait)
+	}
+}
