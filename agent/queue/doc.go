@@ -10,7 +10,9 @@
 // that arrive while a commit is running are run together by the caller at the front of the
 // line (no timer), and their changes are appended to the log as one frame; a completer
 // goroutine syncs the log (one fdatasync covering every frame written before it) and only
-// then answers the operations, in order. Because the
+// then answers the operations, in order. Before a sync it waits, up to 1 ms, for as many
+// operations as the last sync answered: callers answered together come back together, and
+// then share one sync instead of two. Because the
 // operations of a group run one after another, each is encoded and sealed beforehand by its
 // caller, on the version of the record the commit is expected to find (a claim: on the
 // record it is expected to pick), and the commit redoes the work only if that changed. A background
