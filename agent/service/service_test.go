@@ -20,6 +20,7 @@ import (
 	"github.com/writeback-agent/wbagent/agent/dropfolder"
 	"github.com/writeback-agent/wbagent/agent/localapi/apitype"
 	"github.com/writeback-agent/wbagent/agent/logging"
+	"github.com/writeback-agent/wbagent/agent/logtest"
 	"github.com/writeback-agent/wbagent/agent/queue"
 	"github.com/writeback-agent/wbagent/agent/service"
 	"github.com/writeback-agent/wbagent/agent/servicetest"
@@ -113,9 +114,9 @@ func (s *systemLog) Error(v ...any) error   { return s.add(v...) }
 func TestCanaryPatientDataNeverReachesLogsOrDiagnostics(t *testing.T) {
 	logDir := t.TempDir()
 	sys := &systemLog{}
-	var console bytes.Buffer
+	var console logtest.Buffer
 	log, closeLog, err := logging.New(logging.Options{Dir: logDir, Level: slog.LevelDebug, MaxSizeMB: 10, MaxFiles: 2,
-		System: sys, Console: &syncWriter{w: &console}})
+		System: sys, Console: &console})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,9 +227,9 @@ func TestCanaryPatientDataNeverReachesLogsOrDiagnostics(t *testing.T) {
 
 	// Everything written anywhere but the queue.
 	errText, _ := os.ReadFile(errFile)
-	sources := map[string][]byte{"system log": sys.buf.Bytes(), "console": console.Bytes(),
+	sources := map[string][]byte{"system log": sys.buf.Bytes(), "console": []byte(console.String()),
 		"sealed credential": sealed, "drop folder error file": errText}
-	if !bytes.Contains(console.Bytes(), []byte(config.SettingSourceCred)) {
+	if !strings.Contains(console.String(), config.SettingSourceCred) {
 		t.Errorf("no warning to remove %s from the configuration", config.SettingSourceCred)
 	}
 	entries, _ := os.ReadDir(logDir)
@@ -288,13 +289,3 @@ func waitFor(t *testing.T, c *client.Client, id uint64, state queue.State) {
 	}
 }
 
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
