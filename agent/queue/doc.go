@@ -12,13 +12,13 @@
 // goroutine syncs the log (one fdatasync covering every frame written before it) and only
 // then answers the operations, in order. Before a sync it waits, up to 1 ms, for as many
 // operations as the last sync answered: callers answered together come back together, and
-// then share one sync instead of two. Because the
-// operations of a group run one after another, each is encoded and sealed beforehand by its
-// caller, on the version of the record the commit is expected to find (a claim: on the
-// record it is expected to pick), and the commit redoes the work only if that changed. A background
-// applier copies logged groups into bbolt, many per bbolt transaction, recording the last
-// group applied in the same transaction; until then an in-memory overlay serves them to
-// readers, and after a crash they are applied again at open (wal.go, applier.go). The
+// then share one sync instead of two. Because the operations of a group run one after
+// another, each is encoded and sealed beforehand by its caller, on the version of the
+// record the commit is expected to find (a claim: on the record it is expected to pick), and
+// the commit redoes the work only if that changed. A background applier copies logged
+// groups into bbolt, many per bbolt transaction, recording the last group applied in the
+// same transaction; until then an in-memory overlay serves them to readers, and after a
+// crash they are applied again at open (wal.go, applier.go). The
 // bbolt freelist is not synced (it is rebuilt on open), pages are 16 KiB, and the file is
 // compacted when the queue is idle and mostly free pages. The log writes into files filled
 // with zeros and synced beforehand, so that its syncs flush data and no metadata

@@ -470,10 +470,7 @@ func (q *Queue) runCompleter() {
 			return
 		}
 		for {
-			q.cmu.Lock()
-			items := q.completing
-			q.completing = nil
-			q.cmu.Unlock()
+			items := q.takeCompleting()
 			if len(items) == 0 {
 				break
 			}
@@ -508,10 +505,7 @@ func (q *Queue) gatherCallers(items []*staged, want int) []*staged {
 	for have < want {
 		select {
 		case <-q.cwake:
-			q.cmu.Lock()
-			more := q.completing
-			q.completing = nil
-			q.cmu.Unlock()
+			more := q.takeCompleting()
 			items = append(items, more...)
 			have += opsIn(more)
 		case <-timer.C:
@@ -520,6 +514,15 @@ func (q *Queue) gatherCallers(items []*staged, want int) []*staged {
 			return items
 		}
 	}
+	return items
+}
+
+// takeCompleting takes the groups staged for the completer so far.
+func (q *Queue) takeCompleting() []*staged {
+	q.cmu.Lock()
+	defer q.cmu.Unlock()
+	items := q.completing
+	q.completing = nil
 	return items
 }
 
