@@ -8,9 +8,9 @@
 //
 // Durability and speed: writes are group-committed through a write-ahead log. Operations
 // that arrive while a commit is running are run together by the caller at the front of the
-// line (no timer), and their changes are appended to the log as one frame; a completer
-// goroutine syncs the log (one fdatasync covering every frame written before it) and only
-// then answers the operations, in order. Before a sync it waits, up to 1 ms, for as many
+// line (no timer) and handed as one group to a completer goroutine, which appends the
+// group's changes to the log as one frame, syncs the log (one fdatasync covering every
+// frame written before it) and only then answers the operations, in order. Before a sync it waits, up to 1 ms, for as many
 // operations as the last sync answered: callers answered together come back together, and
 // then share one sync instead of two. Because the operations of a group run one after
 // another, each is encoded and sealed beforehand by its caller, on the version of the

@@ -64,6 +64,9 @@ const (
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
+// walWriteFault, if set, fails the writing of a frame (tests).
+var walWriteFault func(seq uint64) error
+
 // walSegmentMax is the size past which the log starts a new file (a variable for tests).
 var walSegmentMax int64 = 32 << 20
 
@@ -171,8 +174,8 @@ func decodeGroup(p []byte) (*group, error) {
 }
 
 // wal appends groups to the current segment file. Writing and syncing are separate so that
-// the next group can be prepared and written while the previous one is being synced; one
-// fdatasync then covers every frame written before it started.
+// frames are written group by group as they are staged, and one fdatasync then covers every
+// frame written before it started.
 type wal struct {
 	dir string
 
@@ -376,6 +379,11 @@ func (w *wal) rotate(next uint64) error {
 func (w *wal) write(g *group) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if walWriteFault != nil {
+		if err := walWriteFault(g.seq); err != nil {
+			return fmt.Errorf("write-ahead log: write: %w", err)
+		}
+	}
 	w.buf = encodeGroup(w.buf[:0], g)
 	end := w.size + int64(len(w.buf))
 	if end > w.limit {

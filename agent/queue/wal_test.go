@@ -577,3 +577,46 @@ func TestASpareThatCouldNotBeMadeIsAskedForAgain(t *testing.T) {
 		t.Fatalf("after a failed spare: %d log files, the current one zero-filled to %d; want 2, %d", files, limit, spareMin)
 	}
 }
+
+// A frame the log could not write fails its group and every group staged after it (they
+// may rest on its changes, and the log must have no gap); the queue then refuses writes
+// until it is opened again, and what was committed before is kept.
+func TestAFailedLogWriteFailsItsGroupAndStopsWrites(t *testing.T) {
+	f := newFixture(t)
+	kept := f.enqueue("job-kept")
+	var failing atomic.Bool
+	walWriteFault = func(uint64) error {
+		if failing.Load() {
+			return errors.New("input/output error")
+		}
+		return nil
+	}
+	t.Cleanup(func() { walWriteFault = nil })
+	failing.Store(true)
+	// Several callers at once, so that groups are staged behind the failing one.
+	const n = 8
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := f.q.Enqueue(ctx, Submission{Doc: doc(fmt.Sprintf("job-lost-%d", i))}, system)
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err == nil || !strings.Contains(err.Error(), "input/output error") {
+			t.Fatalf("enqueue while the log cannot be written: %v; want the write's error", err)
+		}
+	}
+	failing.Store(false)
+	if _, err := f.q.Enqueue(ctx, Submission{Doc: doc("job-after")}, system); err == nil {
+		t.Fatal("enqueue after a failed log write succeeded; want writes refused until a restart")
+	}
+	f.reopen()
+	if r, err := f.q.Get(kept); err != nil || r.JobID != "job-kept" {
+		t.Fatalf("record committed before the failure: %+v, %v", r, err)
+	}
+	if all, err := f.q.List(Filter{}); err != nil || len(all) != 1 {
+		t.Fatalf("%d records after the restart (%v), want only the one committed before the failure", len(all), err)
+	}
+	f.enqueue("job-new") // writes work again after the restart
+}
