@@ -584,16 +584,28 @@ func TestASpareThatCouldNotBeMadeIsAskedForAgain(t *testing.T) {
 func TestAFailedLogWriteFailsItsGroupAndStopsWrites(t *testing.T) {
 	f := newFixture(t)
 	kept := f.enqueue("job-kept")
+	// Only one write fails, once another group is staged behind it: writing that one would
+	// succeed and leave a gap in the log, which the reopen below would refuse.
 	var failing atomic.Bool
+	entered := make(chan struct{})
 	walWriteFault = func(uint64) error {
-		if failing.Load() {
-			return errors.New("input/output error")
+		if !failing.CompareAndSwap(true, false) {
+			return nil
 		}
-		return nil
+		close(entered)
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			f.q.cmu.Lock()
+			behind := len(f.q.completing)
+			f.q.cmu.Unlock()
+			if behind > 0 {
+				break
+			}
+		}
+		return errors.New("input/output error")
 	}
 	t.Cleanup(func() { walWriteFault = nil })
 	failing.Store(true)
-	// Several callers at once, so that groups are staged behind the failing one.
+	// One caller's group is being written when the others are staged behind it.
 	const n = 8
 	errs := make(chan error, n)
 	for i := range n {
@@ -601,13 +613,15 @@ func TestAFailedLogWriteFailsItsGroupAndStopsWrites(t *testing.T) {
 			_, err := f.q.Enqueue(ctx, Submission{Doc: doc(fmt.Sprintf("job-lost-%d", i))}, system)
 			errs <- err
 		}()
+		if i == 0 {
+			<-entered
+		}
 	}
 	for range n {
 		if err := <-errs; err == nil || !strings.Contains(err.Error(), "input/output error") {
 			t.Fatalf("enqueue while the log cannot be written: %v; want the write's error", err)
 		}
 	}
-	failing.Store(false)
 	if _, err := f.q.Enqueue(ctx, Submission{Doc: doc("job-after")}, system); err == nil {
 		t.Fatal("enqueue after a failed log write succeeded; want writes refused until a restart")
 	}
