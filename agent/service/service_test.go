@@ -288,4 +288,3 @@ func waitFor(t *testing.T, c *client.Client, id uint64, state queue.State) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-
