@@ -55,9 +55,7 @@ func TestUnlinkingTheLastLinkRevokesTheRefreshToken(t *testing.T) {
 	f := newFixture(t)
 	s := f.open(t)
 	tok, id := f.signIn(t, 0)
-	if _, err := s.Link(t.Context(), "1000", "alice", id, tok); err != nil {
-		t.Fatal(err)
-	}
+	mustLink(t, s, "1000", "alice", id, tok)
 	if _, err := s.Unlink("1000"); err != nil {
 		t.Fatal(err)
 	}
@@ -90,9 +88,7 @@ func TestUnlinkingOneOfTwoLinksRevokesNothing(t *testing.T) {
 	tok, id := f.signIn(t, 0)
 	tok.Expiry = time.Now().Add(-time.Minute) // the store's next Token call refreshes
 	for _, u := range []string{"1000", "1001"} {
-		if _, err := s.Link(t.Context(), u, "user"+u, id, tok); err != nil {
-			t.Fatal(err)
-		}
+		mustLink(t, s, u, "user"+u, id, tok)
 	}
 	if _, err := s.Unlink("1000"); err != nil {
 		t.Fatal(err)
@@ -120,13 +116,9 @@ func TestLinkingAsSomeoneElseRevokesTheLastLinksToken(t *testing.T) {
 	f := newFixture(t)
 	s := f.open(t)
 	first, firstID := f.signIn(t, 0)
-	if _, err := s.Link(t.Context(), "1000", "alice", firstID, first); err != nil {
-		t.Fatal(err)
-	}
+	mustLink(t, s, "1000", "alice", firstID, first)
 	second, secondID := f.signIn(t, 1)
-	if _, err := s.Link(t.Context(), "1000", "alice", secondID, second); err != nil {
-		t.Fatal(err)
-	}
+	mustLink(t, s, "1000", "alice", secondID, second)
 	if n := f.revokes.Load(); n != 1 {
 		t.Errorf("%d revocation requests, want 1", n)
 	}
@@ -143,13 +135,9 @@ func TestLinkingAgainRevokesTheReplacedToken(t *testing.T) {
 	f := newFixture(t)
 	s := f.open(t)
 	first, id := f.signIn(t, 0)
-	if _, err := s.Link(t.Context(), "1000", "alice", id, first); err != nil {
-		t.Fatal(err)
-	}
+	mustLink(t, s, "1000", "alice", id, first)
 	second, _ := f.signIn(t, 0) // alice signs in again
-	if _, err := s.Link(t.Context(), "1000", "alice", id, second); err != nil {
-		t.Fatal(err)
-	}
+	mustLink(t, s, "1000", "alice", id, second)
 	if n := f.revokes.Load(); n != 1 {
 		t.Errorf("%d revocation requests after signing in again, want 1", n)
 	}
@@ -157,9 +145,7 @@ func TestLinkingAgainRevokesTheReplacedToken(t *testing.T) {
 
 	third, _ := f.signIn(t, 0) // bob, another OS user, links to the same clinical user
 	third.Expiry = time.Now().Add(-time.Minute)
-	if _, err := s.Link(t.Context(), "1001", "bob", id, third); err != nil {
-		t.Fatal(err)
-	}
+	mustLink(t, s, "1001", "bob", id, third)
 	if n := f.revokes.Load(); n != 2 {
 		t.Errorf("%d revocation requests after a second OS user signed in, want 2", n)
 	}
@@ -207,9 +193,7 @@ func TestARefreshRacingAnUnlinkLeavesNoValidToken(t *testing.T) {
 	s := f.open(t)
 	tok, id := f.signIn(t, 0)
 	tok.Expiry = time.Now().Add(-time.Minute) // the next Token call refreshes
-	if _, err := s.Link(t.Context(), "1000", "alice", id, tok); err != nil {
-		t.Fatal(err)
-	}
+	mustLink(t, s, "1000", "alice", id, tok)
 	armed.Store(true)
 	got := make(chan error, 1)
 	go func() {
@@ -245,9 +229,7 @@ func TestUnlinkWithTheIssuerUnreachable(t *testing.T) {
 			f := newFixture(t)
 			s := f.open(t)
 			tok, id := f.signIn(t, 0)
-			if _, err := s.Link(t.Context(), "1000", "alice", id, tok); err != nil {
-				t.Fatal(err)
-			}
+			mustLink(t, s, "1000", "alice", id, tok)
 			f.close()
 			if tc.reopen {
 				s = f.open(t)
@@ -293,9 +275,7 @@ func TestUnlinkWhenTheIssuerRefusesToRevoke(t *testing.T) {
 	})
 	s := f.open(t)
 	tok, id := f.signIn(t, 0)
-	if _, err := s.Link(t.Context(), "1000", "alice", id, tok); err != nil {
-		t.Fatal(err)
-	}
+	mustLink(t, s, "1000", "alice", id, tok)
 	if _, err := s.Unlink("1000"); err != nil {
 		t.Fatalf("Unlink = %v, want success", err)
 	}
@@ -333,9 +313,7 @@ func TestUnlinkWithoutARevocationEndpoint(t *testing.T) {
 	var toks []*oauth2.Token
 	for i, u := range []string{"1000", "1001"} {
 		tok, id := f.signIn(t, i)
-		if _, err := s.Link(t.Context(), u, "user"+u, id, tok); err != nil {
-			t.Fatal(err)
-		}
+		mustLink(t, s, u, "user"+u, id, tok)
 		toks = append(toks, tok)
 	}
 	for _, u := range []string{"1000", "1001"} {
@@ -383,13 +361,9 @@ func TestRevocationDoesNotHoldTheStore(t *testing.T) {
 	f := newWrappedFixture(t, hangingRevocation(t, arrived, release))
 	s := f.open(t)
 	tok, id := f.signIn(t, 0)
-	if _, err := s.Link(t.Context(), "1000", "alice", id, tok); err != nil {
-		t.Fatal(err)
-	}
+	mustLink(t, s, "1000", "alice", id, tok)
 	other, otherID := f.signIn(t, 1)
-	if _, err := s.Link(t.Context(), "1001", "bob", otherID, other); err != nil {
-		t.Fatal(err)
-	}
+	mustLink(t, s, "1001", "bob", otherID, other)
 
 	done := make(chan error, 1)
 	go func() {
@@ -429,9 +403,7 @@ func TestRevocationIsBounded(t *testing.T) {
 	s := f.open(t)
 	s.revokeTimeout = 100 * time.Millisecond
 	tok, id := f.signIn(t, 0)
-	if _, err := s.Link(t.Context(), "1000", "alice", id, tok); err != nil {
-		t.Fatal(err)
-	}
+	mustLink(t, s, "1000", "alice", id, tok)
 	start := time.Now()
 	if _, err := s.Unlink("1000"); err != nil {
 		t.Fatalf("Unlink = %v, want success", err)

@@ -92,6 +92,14 @@ func (f *fixture) open(t *testing.T) *Store {
 	return s
 }
 
+// mustLink links OS user uid (user) to clinical user id with tok, failing the test if it cannot.
+func mustLink(t *testing.T, s *Store, uid, user, id string, tok *oauth2.Token) {
+	t.Helper()
+	if _, err := s.Link(t.Context(), uid, user, id, tok); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // signIn returns a token for staff member i by the password grant.
 func (f *fixture) signIn(t *testing.T, i int) (*oauth2.Token, string) {
 	t.Helper()
@@ -174,9 +182,7 @@ func TestTokenSourceRefreshesAndPersists(t *testing.T) {
 	s := f.open(t)
 	tok, id := f.signIn(t, 0)
 	tok.Expiry = time.Now().Add(-time.Minute) // make the service refresh at once
-	if _, err := s.Link(t.Context(), "1000", "alice", id, tok); err != nil {
-		t.Fatal(err)
-	}
+	mustLink(t, s, "1000", "alice", id, tok)
 	fresh, err := s.TokenSource(id).Token()
 	if err != nil {
 		t.Fatal(err)
@@ -196,9 +202,7 @@ func TestARefusedRefreshNeedsARelinkAndIsNotRetried(t *testing.T) {
 	tok, id := f.signIn(t, 0)
 	tok.Expiry = time.Now().Add(-time.Minute)
 	tok.RefreshToken = "revoked"
-	if _, err := s.Link(t.Context(), "1000", "alice", id, tok); err != nil {
-		t.Fatal(err)
-	}
+	mustLink(t, s, "1000", "alice", id, tok)
 	_, err := s.TokenSource(id).Token()
 	var re *RelinkError
 	if !errors.As(err, &re) || re.ClinicalUserID != id || !errors.Is(err, ErrRelinkNeeded) {
@@ -219,9 +223,7 @@ func TestARefusedRefreshNeedsARelinkAndIsNotRetried(t *testing.T) {
 
 	// Linking again clears it.
 	tok, _ = f.signIn(t, 0)
-	if _, err := s.Link(t.Context(), "1000", "alice", id, tok); err != nil {
-		t.Fatal(err)
-	}
+	mustLink(t, s, "1000", "alice", id, tok)
 	if _, err := s.TokenSource(id).Token(); err != nil {
 		t.Errorf("after linking again: %v", err)
 	}
@@ -232,9 +234,7 @@ func TestUnlinkKeepsASharedAccountAndDropsTheLast(t *testing.T) {
 	s := f.open(t)
 	tok, id := f.signIn(t, 0)
 	for _, u := range []string{"1000", "1001"} {
-		if _, err := s.Link(t.Context(), u, "user"+u, id, tok); err != nil {
-			t.Fatal(err)
-		}
+		mustLink(t, s, u, "user"+u, id, tok)
 	}
 	if _, err := s.Unlink("1000"); err != nil {
 		t.Fatal(err)
@@ -260,9 +260,7 @@ func TestATokenSealedWithAnotherKeyNeedsARelink(t *testing.T) {
 	f := newFixture(t)
 	s := f.open(t)
 	tok, id := f.signIn(t, 0)
-	if _, err := s.Link(t.Context(), "1000", "alice", id, tok); err != nil {
-		t.Fatal(err)
-	}
+	mustLink(t, s, "1000", "alice", id, tok)
 	other, _ := seal.New(bytes.Repeat([]byte{8}, seal.KeySize))
 	s2, err := Open(Options{Dir: f.dir, Sealer: other, Settings: f.settings, HTTPClient: f.hc})
 	if err != nil {
