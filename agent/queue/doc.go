@@ -20,9 +20,9 @@
 // same transaction; until then an in-memory overlay serves them to readers, and after a
 // crash they are applied again at open (wal.go, applier.go). The
 // bbolt freelist is not synced (it is rebuilt on open), pages are 16 KiB, and the file is
-// compacted when the queue is idle and mostly free pages. The log writes into files filled
-// with zeros and synced beforehand, so that its syncs flush data and no metadata
-// (wal_spare.go); the applier gathers groups (applyEarlyBytes or applyDelay) and writes
+// compacted when the queue is idle and mostly free pages. The log writes into files whose
+// blocks were written and synced beforehand (applied log files reused, else zero-filled),
+// so that its syncs flush data and no metadata (wal_spare.go); the applier gathers groups (applyEarlyBytes or applyDelay) and writes
 // only the last change of each key in a batch, in key order.
 //
 // Confidentiality: record metadata, document bodies and audit entries are sealed with

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -33,16 +34,19 @@ import (
 // Frames are written in group order; a sync makes every frame written before it started
 // durable, and a group is acknowledged only once such a sync has ended (and every group
 // before it is acknowledged). So a frame torn by a crash was never acknowledged, nor was any
-// frame after it. A torn last frame followed by nothing but zeros is ignored; anything else
-// after a damaged frame is refused, since it cannot be told from damage to acknowledged
-// frames (docs/hazard-log.md, H1).
+// frame after it.
 //
-// Frames are written into files that already hold zeros written and synced beforehand (a
-// spare file, made in the background: wal_spare.go). Overwriting blocks that are already the
-// file's changes no metadata, so a sync has only data to flush; on ext4 that makes it about
-// twice as fast as a sync that must also commit a grown size or convert preallocated
-// extents. A file therefore ends in zeros after its last frame; a frame header of zeros
-// followed by nothing but zeros is the end of the file.
+// Frames are written into files whose blocks were already written and synced: an applied
+// log file reused, or a spare filled with zeros (wal_spare.go). Overwriting blocks that are
+// already the file's changes no metadata, so a sync has only data to flush; on ext4 that
+// makes it about twice as fast as a sync that must also commit a grown size or convert
+// preallocated extents. A file's groups are therefore followed by zeros or by a reused
+// file's older frames, and the reader must find where they end: a file's groups are the
+// frames from its start that check out and are numbered on from the file's name. Older
+// frames are numbered before it; a torn frame fails its checksum. A frame numbered further
+// on, found after the end, means the end is damage with acknowledged groups after it, and
+// the log is refused rather than cut short (docs/hazard-log.md, H1). A file that ends
+// early is also caught by the next file not numbering on from it.
 
 // WALDir is the write-ahead log's folder inside the data folder.
 const WALDir = "wal"
@@ -186,13 +190,22 @@ type wal struct {
 	f        *os.File   // the file being written; nil until the first write
 	old      []*os.File // files left by rotation, closed by release
 	size     int64      // bytes of frames in f
-	limit    int64      // f holds synced zeros up to here (0: it was not zero-filled)
+	limit    int64      // f's blocks up to here were written and synced before it was used
+	reused   int        // files that were applied log files reused as spares (tests)
 	alloc    int64      // f is preallocated up to here
-	segments []uint64   // first group number of each file, oldest first; the last is f's
+	segments []segment  // the log's files, oldest first; the last is f
 	written  uint64     // the last group written
 	buf      []byte
 
 	spares spares // zero-filled files made ahead of need (wal_spare.go)
+}
+
+// segment is one log file.
+type segment struct {
+	first uint64 // its first group number (its name)
+	// extent: every byte before it was written and synced (zeros or frames), so frames
+	// written there change no metadata. Set when the log moves on to the next file.
+	extent int64
 }
 
 func segmentName(first uint64) string { return fmt.Sprintf("%016x%s", first, walSuffix) }
@@ -219,17 +232,17 @@ func listSegments(dir string) ([]uint64, error) {
 	return firsts, nil
 }
 
-// readSegments calls fn for each group in the log files of dir, in order. A crash can only
-// tear the last frame written, which then reaches the end of the last file; it was never
-// acknowledged and is ignored. Damage anywhere else is an error: acknowledged groups follow.
+// readSegments calls fn for each group in the log files of dir, in order. Each file's
+// groups run on from the file before's; a file that ends early (damage, or frames lost) leaves
+// a gap, which is refused.
 func readSegments(dir string, fn func(*group) error) error {
 	firsts, err := listSegments(dir)
 	if err != nil {
 		return err
 	}
 	var last uint64
-	for i, first := range firsts {
-		err := readSegment(filepath.Join(dir, segmentName(first)), i == len(firsts)-1, func(g *group) error {
+	for _, first := range firsts {
+		err := readSegment(filepath.Join(dir, segmentName(first)), first, func(g *group) error {
 			if last != 0 && g.seq != last+1 {
 				return fmt.Errorf("group %d follows %d", g.seq, last)
 			}
@@ -237,13 +250,19 @@ func readSegments(dir string, fn func(*group) error) error {
 			return fn(g)
 		})
 		if err != nil {
-			return fmt.Errorf("write-ahead log %s: %w", segmentName(first), err)
+			return fmt.Errorf("write-ahead log: %s: %w", segmentName(first), err)
 		}
 	}
 	return nil
 }
 
-func readSegment(path string, isLast bool, fn func(*group) error) error {
+// readSegment calls fn for each group of the log file at path, whose first group is first.
+// The file's groups are the frames from its start that check out and number on from first.
+// They end at the first frame that does not: the zeros of a spare, a recycled file's older
+// frames (numbered before first), or a last frame a crash tore (never acknowledged). A
+// frame numbered further on found past that point means the frame there is damage with
+// acknowledged groups after it, and the file is refused.
+func readSegment(path string, first uint64, fn func(*group) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -253,64 +272,119 @@ func readSegment(path string, isLast bool, fn func(*group) error) error {
 	if err != nil {
 		return err
 	}
+	size := fi.Size()
 	r := bufio.NewReaderSize(f, 1<<20)
-	var off int64
-	for off < fi.Size() {
-		g, n, err := readFrame(r)
-		if err != nil {
-			if !errors.Is(err, errWALTorn) {
-				return fmt.Errorf("damaged at byte %d: %w", off, err)
+	next := first
+	for off := int64(0); off < size; {
+		g, n, err := readFrame(r, size-off)
+		switch {
+		case err != nil && !errors.Is(err, errWALTorn):
+			return fmt.Errorf("read at byte %d: %w", off, err)
+		case err == nil && g.seq == next:
+			if err := fn(g); err != nil {
+				return err
 			}
-			// Only zeros may follow the last frame: the preallocated rest of the file.
-			end := min(off+int64(n), fi.Size())
-			rest, zerr := zeroFrom(f, end)
-			if zerr != nil {
-				return zerr
-			}
-			if !rest {
-				return fmt.Errorf("damaged at byte %d: %w", off, err)
-			}
-			frame, zerr := zeroFrom(io.NewSectionReader(f, off, end-off), 0)
-			if zerr != nil {
-				return zerr
-			}
-			if frame || isLast {
-				return nil // the end of the file, or the unacknowledged last write of a crash
-			}
-			return fmt.Errorf("damaged at byte %d: %w", off, err)
+			off += int64(n)
+			next++
+			continue
+		case err == nil && g.seq > next:
+			return fmt.Errorf("damaged at byte %d: group %d where %d was expected", off, g.seq, next)
 		}
-		off += int64(n)
-		if err := fn(g); err != nil {
+		// The end of the file's groups, unless one follows.
+		at, err := findLaterFrame(f, off, int64(n), size, next)
+		if err != nil {
 			return err
 		}
+		if at >= 0 {
+			return fmt.Errorf("damaged at byte %d: group %d or later follows at byte %d", off, next, at)
+		}
+		return nil
 	}
 	return nil
 }
 
-// zeroFrom reports whether r holds only zero bytes from offset off to its end.
-func zeroFrom(r io.ReaderAt, off int64) (bool, error) {
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := r.ReadAt(buf, off)
-		for _, b := range buf[:n] {
-			if b != 0 {
-				return false, nil
-			}
-		}
-		off += int64(n)
-		if err == io.EOF {
-			return true, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("write-ahead log: read: %w", err)
+// findLaterFrame looks past the end of a file's groups, at off, for a frame numbered next or
+// later, returning its offset or -1. It checks where the bad frame's header says the next
+// frame starts (n bytes on), then scans the rest for frame next+1 (the frame after a bad
+// one whose header is damaged too). Nothing written before the file's groups can match: a
+// recycled file's older frames are numbered before the file's first group.
+func findLaterFrame(f *os.File, off, n, size int64, next uint64) (int64, error) {
+	if at := off + n; n > walFrameHeader && at < size {
+		if g, err := frameAt(f, at, size); err != nil {
+			return -1, err
+		} else if g != nil && g.seq >= next {
+			return at, nil
 		}
 	}
+	// A frame's payload starts with its group number.
+	pat := binary.AppendUvarint(nil, next+1)
+	const window = 1 << 20
+	buf := make([]byte, window+walFrameHeader+len(pat))
+	for base := off + 1; base < size; base += window {
+		k, err := f.ReadAt(buf[:min(int64(len(buf)), size-base)], base)
+		if err != nil && err != io.EOF {
+			return -1, fmt.Errorf("read: %w", err)
+		}
+		b := buf[:k]
+		for i := 0; ; i++ {
+			j := bytes.Index(b[i:], pat)
+			if j < 0 {
+				break
+			}
+			i += j
+			at := base + int64(i) - walFrameHeader
+			if at <= off || !plausibleFrame(b, i-walFrameHeader, at, size) {
+				continue
+			}
+			if g, err := frameAt(f, at, size); err != nil {
+				return -1, err
+			} else if g != nil && g.seq == next+1 {
+				return at, nil
+			}
+		}
+	}
+	return -1, nil
 }
 
-// readFrame reads one frame. n is the frame's length as its header gives it (or the bytes
-// left, if the header itself is cut short), so a caller can tell a frame torn at the end of
-// the file from damage in the middle.
-func readFrame(r *bufio.Reader) (*group, int, error) {
+// plausibleFrame is a quick check, on what b holds of it, of a frame that may start at b[h]
+// (file offset at), before it is read and checked in full: its length fits in the file, and
+// its first mutation has a known op and bucket.
+func plausibleFrame(b []byte, h int, at, size int64) bool {
+	if h < 0 || h+walFrameHeader > len(b) {
+		return true // not in b: check it in full
+	}
+	l := int64(binary.BigEndian.Uint32(b[h:]))
+	if l == 0 || l > walMaxFrame || at+walFrameHeader+l > size {
+		return false
+	}
+	p := b[h+walFrameHeader:]
+	for range 2 { // group number, mutation count
+		_, n := binary.Uvarint(p)
+		if n <= 0 {
+			return n == 0 // cut off by the end of b: check it in full
+		}
+		p = p[n:]
+	}
+	if len(p) < 2 {
+		return true
+	}
+	return (p[0] == mutPut || p[0] == mutDelete) && (p[1] == walBucketRecords || p[1] == walBucketJobs)
+}
+
+// frameAt reads the frame at offset at, returning nil if there is no valid one.
+func frameAt(f *os.File, at, size int64) (*group, error) {
+	g, _, err := readFrame(bufio.NewReader(io.NewSectionReader(f, at, size-at)), size-at)
+	if errors.Is(err, errWALTorn) {
+		return nil, nil
+	}
+	return g, err
+}
+
+// readFrame reads one frame from r, which has rest bytes left. n is the frame's length as
+// its header gives it (or the bytes left, if the header itself is cut short), so that a
+// caller can look for a frame after it. A frame longer than the bytes left is torn (and no
+// buffer is made for it: after the end of a log's frames, headers are any bytes at all).
+func readFrame(r *bufio.Reader, rest int64) (*group, int, error) {
 	var hdr [walFrameHeader]byte
 	if k, err := io.ReadFull(r, hdr[:]); err != nil {
 		return nil, k, errWALTorn
@@ -319,6 +393,9 @@ func readFrame(r *bufio.Reader) (*group, int, error) {
 	n := walFrameHeader + int(l)
 	if l == 0 || l > walMaxFrame {
 		return nil, walFrameHeader, errWALTorn
+	}
+	if int64(n) > rest {
+		return nil, n, errWALTorn
 	}
 	p := make([]byte, l)
 	if _, err := io.ReadFull(r, p); err != nil {
@@ -367,9 +444,10 @@ func (w *wal) rotate(next uint64) error {
 	}
 	if w.f != nil {
 		w.old = append(w.old, w.f) // a sync may still be using it
+		w.segments[len(w.segments)-1].extent = max(w.limit, w.size)
 	}
 	w.f, w.size, w.limit, w.alloc = f, 0, limit, max(limit, walPrealloc)
-	w.segments = append(w.segments, next)
+	w.segments = append(w.segments, segment{first: next})
 	return nil
 }
 
@@ -386,8 +464,10 @@ func (w *wal) write(g *group) error {
 	}
 	w.buf = encodeGroup(w.buf[:0], g)
 	end := w.size + int64(len(w.buf))
-	if end > w.limit {
-		w.askSpare(spareMin) // if none is ready or being made (an earlier one failed)
+	if end > w.limit/2 {
+		// Half of this file's zeros are used and no applied file came back as the next
+		// spare (wal_spare.go): the filler makes one.
+		w.askSpare(w.spares.want)
 	}
 	if w.f == nil || w.size >= walSegmentMax || (end > w.limit && w.spareReady()) {
 		if err := w.rotate(g.seq); err != nil {
@@ -446,12 +526,14 @@ func (w *wal) release(applied uint64) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var err error
-	for len(w.segments) > 1 && w.segments[1] <= applied+1 {
+	for len(w.segments) > 1 && w.segments[1].first <= applied+1 {
 		if len(w.old) > 0 {
 			err = errors.Join(err, w.old[0].Close())
 			w.old = w.old[1:]
 		}
-		err = errors.Join(err, os.Remove(filepath.Join(w.dir, segmentName(w.segments[0]))))
+		if !w.recycle(w.segments[0]) {
+			err = errors.Join(err, os.Remove(filepath.Join(w.dir, segmentName(w.segments[0].first))))
+		}
 		w.segments = w.segments[1:]
 	}
 	return err
@@ -472,7 +554,7 @@ func (w *wal) close(allApplied bool) error {
 	w.old = nil
 	if allApplied {
 		for _, s := range w.segments {
-			err = errors.Join(err, os.Remove(filepath.Join(w.dir, segmentName(s))))
+			err = errors.Join(err, os.Remove(filepath.Join(w.dir, segmentName(s.first))))
 		}
 		w.segments = nil
 	}

@@ -12,7 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -50,7 +52,7 @@ func TestGroupFramesRoundTrip(t *testing.T) {
 	}
 	r := bufio.NewReader(bytes.NewReader(buf))
 	for _, w := range want {
-		got, _, err := readFrame(r)
+		got, _, err := readFrame(r, 1<<40)
 		if err != nil {
 			t.Fatalf("group %d: %v", w.seq, err)
 		}
@@ -58,17 +60,19 @@ func TestGroupFramesRoundTrip(t *testing.T) {
 			t.Fatalf("group %d differs:\n%+v\n%+v", w.seq, got, w)
 		}
 	}
-	if _, _, err := readFrame(r); err == nil {
+	if _, _, err := readFrame(r, 1<<40); err == nil {
 		t.Fatal("read past the end")
 	}
 }
 
-// stallApplier keeps logged groups out of bbolt until the returned function is called.
+// stallApplier keeps logged groups out of bbolt until the returned function is called
+// (once or more: defer it, so that a test that fails early does not hang closing the queue).
 func stallApplier(q *Queue) (release func()) {
 	gate := make(chan struct{})
 	hook := func() error { <-gate; return nil }
 	q.applyHook.Store(&hook)
-	return func() { q.applyHook.Store(nil); close(gate) }
+	var once sync.Once
+	return func() { once.Do(func() { q.applyHook.Store(nil); close(gate) }) }
 }
 
 // crashCopy copies the data folder as a crash would leave it on disk.
@@ -95,16 +99,48 @@ func crashCopy(t *testing.T, from string) string {
 	return to
 }
 
-// logLayouts are the two kinds of file the log writes frames into: a spare it zero-filled
-// and synced beforehand, and an ordinary file (before a spare is ready, or where spares
-// cannot be made). Tests of what a crash leaves behind run on both.
+// logLayouts are the kinds of file the log writes frames into: a spare it zero-filled and
+// synced beforehand, an applied log file reused (its older frames after the new ones), and
+// an ordinary file (before a spare is ready, or where spares cannot be made). Tests of what
+// a crash leaves behind run on each.
 var logLayouts = []struct {
 	name string
 	mod  func(*Options)
-	prep func(*fixture) // after open, before the first write
+	prep func(*fixture) // after open, before the test's first write
 }{
 	{"zero-filled file", func(*Options) {}, func(f *fixture) { f.waitSpare() }},
+	{"reused file", func(*Options) {}, func(f *fixture) { f.useReusedFile() }},
 	{"ordinary file", func(o *Options) { o.noSpares = true }, func(*fixture) {}},
+}
+
+// useReusedFile writes and applies large records until the log writes into an applied log
+// file it reused as a spare, whose older frames then follow the test's.
+func (f *fixture) useReusedFile() {
+	f.t.Helper()
+	old := spareGrowWithin
+	spareGrowWithin = 0 // spares stay at spareMin, the size the applied files have
+	f.t.Cleanup(func() { spareGrowWithin = old })
+	big := strings.Repeat("x", 300<<10) // about three frames to a 1 MiB file
+	w := f.q.wal
+	for i := 0; ; i++ {
+		w.mu.Lock()
+		reused := w.reused
+		w.mu.Unlock()
+		if reused > 0 {
+			return
+		}
+		if i == 40 {
+			f.t.Fatal("no applied log file reused after 40 large records")
+		}
+		d := doc(fmt.Sprintf("job-fill-%d", i))
+		d.Summary = big
+		if _, err := f.q.Enqueue(ctx, Submission{Doc: d}, system); err != nil {
+			f.t.Fatal(err)
+		}
+		if err := f.q.applyNow(); err != nil {
+			f.t.Fatal(err)
+		}
+	}
 }
 
 // onEachLogLayout runs test as a subtest for each layout, on a fresh queue whose log writes
@@ -140,6 +176,23 @@ func (f *fixture) waitSpare() {
 	}
 }
 
+// settleSpare waits until the filler has made the spare asked for, if one was.
+func (f *fixture) settleSpare() {
+	f.t.Helper()
+	w := f.q.wal
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		w.mu.Lock()
+		asked := w.spares.asked
+		w.mu.Unlock()
+		if !asked {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatal("the spare asked for was not made within 10 s")
+		}
+	}
+}
+
 func lastSegment(t *testing.T, dir string) string {
 	t.Helper()
 	firsts, err := listSegments(filepath.Join(dir, WALDir))
@@ -166,6 +219,10 @@ func testLoggedWritesSurviveACrash(t *testing.T, f *fixture) {
 	}
 	ready := f.to(Ready)
 	plain := f.enqueue("job-plain")
+	want, err := f.q.Counts()
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Readers see what is logged, before the database has it.
 	if got, err := f.q.Document(plain); err != nil || got.JobID != "job-plain" {
 		t.Fatalf("document from the overlay: %v, %v", got, err)
@@ -202,8 +259,8 @@ func testLoggedWritesSurviveACrash(t *testing.T, f *fixture) {
 			if err != nil || string(content) != "hello" {
 				t.Fatalf("attachment after replay: %q, %v", content, err)
 			}
-			if counts, _ := q.Counts(); counts[Received] != 2 || counts[Ready] != 1 {
-				t.Fatalf("counts after replay: %v", counts)
+			if counts, _ := q.Counts(); !maps.Equal(counts, want) || counts[Ready] != 1 {
+				t.Fatalf("counts after replay: %v, want %v", counts, want)
 			}
 			// Replayed groups are in the database and the log is started afresh.
 			q.Close()
@@ -214,23 +271,49 @@ func testLoggedWritesSurviveACrash(t *testing.T, f *fixture) {
 	}
 }
 
-// framesEnd returns the offset just after the last frame of a log file (where the
-// preallocated zeros start).
+// framesEnd returns the offset just after the groups of a log file: after the last frame
+// that checks out and is numbered on from the file's name (zeros or a reused file's older
+// frames follow).
 func framesEnd(t *testing.T, path string) int64 {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	off := 0
-	for off+walFrameHeader <= len(b) {
-		l := int(binary.BigEndian.Uint32(b[off:]))
-		if l == 0 {
-			break
-		}
-		off += walFrameHeader + l
+	next, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(path), walSuffix), 16, 64)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return int64(off)
+	r := bufio.NewReader(bytes.NewReader(b))
+	var off int64
+	for {
+		g, n, err := readFrame(r, int64(len(b))-off)
+		if err != nil || g.seq != next {
+			return off
+		}
+		off += int64(n)
+		next++
+	}
+}
+
+// zeroFrom reports whether r holds only zero bytes from offset off to its end.
+func zeroFrom(r io.ReaderAt, off int64) (bool, error) {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := r.ReadAt(buf, off)
+		for _, b := range buf[:n] {
+			if b != 0 {
+				return false, nil
+			}
+		}
+		off += int64(n)
+		if err == io.EOF {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
 }
 
 // writeAfterFrames writes b just after the last frame: a write the crash cut short.
@@ -277,21 +360,25 @@ func TestDamagedLogIsRefused(t *testing.T) {
 	})
 }
 
-// The zeros after the last frame are the end of the log only if nothing but zeros follows:
-// a frame header wiped to zeros with frames after it is damage, not the end.
-func TestZerosInsideTheLogAreDamage(t *testing.T) {
-	onEachLogLayout(t, testZerosInsideTheLogAreDamage)
+// A frame header damaged (wiped to zeros, or its length changed) ends the file's groups
+// where it is, but acknowledged frames follow it: they are found (from where the header
+// says the next frame starts, or by scanning for the next group's number), and the log is
+// refused rather than cut short.
+func TestADamagedFrameHeaderIsRefused(t *testing.T) {
+	onEachLogLayout(t, testADamagedFrameHeaderIsRefused)
 }
 
-func testZerosInsideTheLogAreDamage(t *testing.T, f *fixture) {
+func testADamagedFrameHeaderIsRefused(t *testing.T, f *fixture) {
 	release := stallApplier(f.q)
 	defer release()
 	for _, job := range []string{"a", "b", "c"} {
 		f.enqueue(job)
 	}
 	for name, damage := range map[string]func(b []byte){
-		"first frame's header wiped": func(b []byte) { clear(b[:walFrameHeader]) },
-		"stray bytes in the zeros":   func(b []byte) { b[len(b)-1] = 1 },
+		"wiped":                        func(b []byte) { clear(b[:walFrameHeader]) },
+		"length past the file's end":   func(b []byte) { binary.BigEndian.PutUint32(b, 0x7fff_fff0) },
+		"length a byte longer":         func(b []byte) { binary.BigEndian.PutUint32(b, binary.BigEndian.Uint32(b)+1) },
+		"length too short for a group": func(b []byte) { binary.BigEndian.PutUint32(b, 2) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := crashCopy(t, f.dir)
@@ -300,14 +387,111 @@ func testZerosInsideTheLogAreDamage(t *testing.T, f *fixture) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if int64(len(b)) <= framesEnd(t, seg) {
-				t.Skip("this file system does not preallocate")
-			}
-			damage(b)
+			damage(b) // the first frame's header; two more frames follow
 			os.WriteFile(seg, b, 0o600)
 			_, err = Open(Options{Dir: dir, Key: f.key})
 			if err == nil || !strings.Contains(err.Error(), "damaged") {
 				t.Fatalf("open: %v, want damaged", err)
+			}
+		})
+	}
+}
+
+// A file's groups end at the first frame that does not check out or is not numbered on
+// from the file's name; what follows is zeros, a reused file's older frames, or a torn last
+// write, and is not replayed. A frame numbered further on after the end is damage.
+func TestWhereALogFilesGroupsEnd(t *testing.T) {
+	frame := func(seq uint64, fill byte) []byte {
+		return encodeGroup(nil, &group{seq: seq, muts: []mutation{
+			{bucket: walBucketRecords, key: []byte{byte(seq)}, value: bytes.Repeat([]byte{fill}, 3000+int(seq))},
+		}})
+	}
+	join := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	const first = 300                                                         // a two-byte group number
+	older := join(frame(250, 1), frame(251, 2), frame(252, 3), frame(253, 4)) // a reused file's
+	ours := join(frame(first, 5), frame(first+1, 6), frame(first+2, 7))
+	torn := frame(first+3, 8)[:2000]
+	damagedPayload := func() []byte { b := bytes.Clone(ours); b[len(frame(first, 5))+20] ^= 1; return b }
+	lengthOf := func(l uint32) []byte { b := bytes.Clone(ours); binary.BigEndian.PutUint32(b, l); return b }
+	for _, c := range []struct {
+		name   string
+		file   []byte
+		groups int
+		err    string
+	}{
+		{"zeros after", join(ours, make([]byte, 20000)), 3, ""},
+		{"nothing after", ours, 3, ""},
+		{"an older frame right after", join(ours, older), 3, ""},
+		{"older frames cut anywhere after", join(ours, older[1234:]), 3, ""},
+		{"a torn last write over older frames", join(ours, torn, older[len(torn):]), 3, ""},
+		{"a torn last write over zeros", join(ours, torn, make([]byte, 8000)), 3, ""},
+		{"only older frames", older, 0, ""},
+		{"only zeros", make([]byte, 8000), 0, ""},
+		{"a group missing", join(frame(first, 5), frame(first+2, 7)), 0, "group 302 where 301 was expected"},
+		{"the first group missing", join(frame(first+1, 6)), 0, "group 301 where 300 was expected"},
+		{"a damaged payload, then a group", join(damagedPayload(), older), 0, "damaged"},
+		{"a wiped header, then a group", join(lengthOf(0), older), 0, "damaged"},
+		{"a huge length, then a group", join(lengthOf(0x7fff_fff0), older), 0, "damaged"},
+		{"a length into the next frame, then a group", join(lengthOf(5000), older), 0, "damaged"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), segmentName(first))
+			if err := os.WriteFile(path, c.file, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var got []uint64
+			err := readSegment(path, first, func(g *group) error { got = append(got, g.seq); return nil })
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("read: %v (groups %v), want an error with %q", err, got, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != c.groups {
+				t.Fatalf("groups %v, want %d from %d", got, c.groups, first)
+			}
+			for i, seq := range got {
+				if seq != first+uint64(i) {
+					t.Fatalf("groups %v", got)
+				}
+			}
+		})
+	}
+}
+
+// An applied log file becomes the next spare, instead of one being filled with zeros, if
+// none is ready or being made and its size is at least the size wanted and at most twice it.
+func TestWhichAppliedLogFilesAreReused(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		asked, ready bool
+		want, extent int64
+		reused       bool
+	}{
+		{"wanted size", false, false, spareMin, spareMin, true},
+		{"twice the wanted size", false, false, spareMin, 2 * spareMin, true},
+		{"more than twice", false, false, spareMin, 2*spareMin + 1, false},
+		{"smaller than wanted", false, false, 4 * spareMin, 2 * spareMin, false},
+		{"a spare is ready", false, true, spareMin, spareMin, false},
+		{"a spare is being made", true, false, spareMin, spareMin, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			w := &wal{dir: dir}
+			w.spares.on, w.spares.asked, w.spares.ready, w.spares.want = true, c.asked, c.ready, c.want
+			seg := segment{first: 7, extent: c.extent}
+			if err := os.WriteFile(filepath.Join(dir, segmentName(seg.first)), []byte("frames"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if got := w.recycle(seg); got != c.reused {
+				t.Fatalf("reused %v, want %v", got, c.reused)
+			}
+			_, err := os.Stat(filepath.Join(dir, spareName))
+			if c.reused && (err != nil || !w.spares.ready || !w.spares.reused || w.spares.size != c.extent) {
+				t.Fatalf("reused, but spare file %v, ready %v, reused %v, size %d", err, w.spares.ready, w.spares.reused, w.spares.size)
 			}
 		})
 	}
@@ -402,12 +586,13 @@ func TestApplyingABatchKeepsTheLastChangeOfEachKey(t *testing.T) {
 // and spares grow while they are used up quickly.
 func TestLogWritesIntoZeroFilledSpares(t *testing.T) {
 	f := newFixture(t)
-	release := stallApplier(f.q) // keep every file: nothing is applied
+	release := stallApplier(f.q) // keep every file: nothing is applied, nothing reused
+	defer release()
 	walDir := filepath.Join(f.dir, WALDir)
 	big := strings.Repeat("x", 300<<10) // about four frames to a 1 MiB spare
 	var sizes []int64
 	for i := 0; i < 12; i++ {
-		f.waitSpare()
+		f.settleSpare() // the spare asked for once half a file is used is ready
 		d := doc(fmt.Sprintf("job-%d", i))
 		d.Summary = big
 		if _, err := f.q.Enqueue(ctx, Submission{Doc: d}, system); err != nil {
@@ -478,8 +663,7 @@ func TestSpareSizes(t *testing.T) {
 // a new one), and a clean close leaves none behind.
 func TestSpareFilesAreNeverLogFiles(t *testing.T) {
 	f := newFixture(t)
-	f.enqueue("job-a")
-	f.waitSpare()
+	f.waitSpare() // asked for at open
 	f.q.Close()
 	if _, err := os.Stat(filepath.Join(f.dir, WALDir, spareName)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("spare left after a clean close: %v", err)
@@ -489,17 +673,20 @@ func TestSpareFilesAreNeverLogFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.open()
-	if _, err := f.q.LookupJob("job-a"); err != nil {
-		t.Fatal(err)
-	}
 	f.waitSpare()
 	fh, err := os.Open(filepath.Join(f.dir, WALDir, spareName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fh.Close()
-	if zeros, err := zeroFrom(fh, 0); err != nil || !zeros {
+	zeros, err := zeroFrom(fh, 0)
+	fh.Close()
+	if err != nil || !zeros {
 		t.Fatalf("the spare after open holds something other than zeros (%v)", err)
+	}
+	f.enqueue("job-a") // into the spare
+	f.reopen()
+	if _, err := f.q.LookupJob("job-a"); err != nil {
+		t.Fatal(err)
 	}
 }
 
