@@ -197,7 +197,7 @@ type wal struct {
 	written  uint64     // the last group written
 	buf      []byte
 
-	spares spares // zero-filled files made ahead of need (wal_spare.go)
+	spares spares // the next file, made or reused ahead of need (wal_spare.go)
 }
 
 // segment is one log file.
@@ -258,7 +258,7 @@ func readSegments(dir string, fn func(*group) error) error {
 
 // readSegment calls fn for each group of the log file at path, whose first group is first.
 // The file's groups are the frames from its start that check out and number on from first.
-// They end at the first frame that does not: the zeros of a spare, a recycled file's older
+// They end at the first frame that does not: the zeros of a spare, a reused file's older
 // frames (numbered before first), or a last frame a crash tore (never acknowledged). A
 // frame numbered further on found past that point means the frame there is damage with
 // acknowledged groups after it, and the file is refused.
@@ -307,7 +307,7 @@ func readSegment(path string, first uint64, fn func(*group) error) error {
 // later, returning its offset or -1. It checks where the bad frame's header says the next
 // frame starts (n bytes on), then scans the rest for frame next+1 (the frame after a bad
 // one whose header is damaged too). Nothing written before the file's groups can match: a
-// recycled file's older frames are numbered before the file's first group.
+// reused file's older frames are numbered before the file's first group.
 func findLaterFrame(f *os.File, off, n, size int64, next uint64) (int64, error) {
 	if at := off + n; n > walFrameHeader && at < size {
 		if g, err := frameAt(f, at, size); err != nil {
@@ -465,8 +465,8 @@ func (w *wal) write(g *group) error {
 	w.buf = encodeGroup(w.buf[:0], g)
 	end := w.size + int64(len(w.buf))
 	if end > w.limit/2 {
-		// Half of this file's zeros are used and no applied file came back as the next
-		// spare (wal_spare.go): the filler makes one.
+		// Half of this file's written blocks are used and no applied file came back as
+		// the next spare (wal_spare.go): the filler makes one of zeros.
 		w.askSpare(w.spares.want)
 	}
 	if w.f == nil || w.size >= walSegmentMax || (end > w.limit && w.spareReady()) {

@@ -65,8 +65,8 @@ type spares struct {
 	reused  bool      // it is an applied log file, not zeros
 	size    int64     // its size (of written blocks)
 	last    int64     // size of the spare last put in use
-	want    int64     // size wanted for the next spare
 	usedAt  time.Time // when that was
+	want    int64     // size wanted for the next spare
 
 	req  chan int64    // ask the filler for a spare of this size (capacity 1)
 	stop chan struct{} // closed by close
@@ -114,9 +114,10 @@ func (w *wal) stopSpares() {
 func (w *wal) spareReady() bool { return w.spares.ready }
 
 // takeSpare renames the ready spare, if there is one, to path and opens it, returning it
-// with the size of its written blocks, and sets the size wanted for the next. It returns nil if there is none or it
-// cannot be used (the caller then makes an ordinary file). The spare is closed while it
-// waits, so that it can be renamed on every system. Caller holds mu and syncs the folder.
+// with the size of its written blocks, and sets the size wanted for the next. It returns
+// nil if there is none or it cannot be used (the caller then makes an ordinary file). The
+// spare is closed while it waits, so that it can be renamed on every system. Caller holds
+// mu and syncs the folder.
 func (w *wal) takeSpare(path string) (*os.File, int64) {
 	sp := &w.spares
 	if !sp.ready {
