@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/writeback-agent/wbagent/agent/writeback"
@@ -111,6 +112,7 @@ type prepared struct {
 	sealed   []byte // the sealed record
 	auditKey []byte
 	audit    []byte               // the sealed audit entry
+	jobKey   []byte               // the job id as a key of the jobs bucket
 	doc      *writeback.Writeback // as stored (attachments by their hashes), to compare with a job sent again
 }
 
@@ -171,11 +173,12 @@ func (q *Queue) prepare(s Submission, by Actor) (*prepared, error) {
 	}
 	p.auditKey, p.audit, err = q.sealAudit(&AuditEntry{
 		At: now, RecordID: p.rec.ID, JobID: p.rec.JobID, Action: ActionEnqueued, To: Received, Actor: by,
-		Detail: fmt.Sprintf("%d codes, %d attachments", len(doc.Codes), len(refs)),
+		Detail: strconv.Itoa(len(doc.Codes)) + " codes, " + strconv.Itoa(len(refs)) + " attachments",
 	})
 	if err != nil {
 		return nil, err
 	}
+	p.jobKey = []byte(doc.JobID)
 	return p, nil
 }
 
@@ -198,7 +201,7 @@ func stageInline(stage *Stage, i int, b64 string) (int64, []byte, error) {
 
 // insert runs in a group commit.
 func (q *Queue) insert(t *wtx, d *delta, p *prepared) (Result, error) {
-	if v := t.get(walBucketJobs, []byte(p.rec.JobID)); v != nil {
+	if v := t.get(walBucketJobs, p.jobKey); v != nil {
 		id := bytesToID(v)
 		res := Result{ID: id, JobID: p.rec.JobID}
 		key := recordKey(id, kindBody)
@@ -212,7 +215,7 @@ func (q *Queue) insert(t *wtx, d *delta, p *prepared) (Result, error) {
 		return res, nil
 	}
 	id := p.rec.ID
-	if err := t.put(walBucketJobs, []byte(p.rec.JobID), idKey(id)); err != nil {
+	if err := t.put(walBucketJobs, p.jobKey, idKey(id)); err != nil {
 		return Result{}, err
 	}
 	if err := q.putSealedRecord(t, d, p.rec, "", p.sealed); err != nil {

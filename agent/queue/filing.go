@@ -171,7 +171,7 @@ func (h *claimHints) release(id uint64) {
 // findDue returns the oldest ready record that is due and eligible (and not in skip), or
 // the time the next one becomes due.
 func (q *Queue) findDue(d *delta, now time.Time, eligible func(string) bool, skip map[uint64]int) (id uint64, next time.Time, ok bool) {
-	q.eachIn(d, Ready, func(rid uint64, e entry) {
+	q.eachIn(d, Ready, func(rid uint64, e live) {
 		if eligible != nil && !eligible(e.author) {
 			return
 		}
@@ -322,7 +322,7 @@ func (r *Record) consecutiveRetries() int {
 // outcome unknown. It returns the ids it recovered.
 func (q *Queue) recoverLeases(t *wtx, d *delta, now time.Time) ([]uint64, error) {
 	var ids []uint64
-	q.eachIn(d, Filing, func(id uint64, e entry) {
+	q.eachIn(d, Filing, func(id uint64, e live) {
 		if now.IsZero() || !e.due.After(now) {
 			ids = append(ids, id)
 		}

@@ -27,8 +27,11 @@ func recordKey(id uint64, kind byte) []byte {
 	return k
 }
 
+// auditKeyLen is the length of an audit entry's key.
+const auditKeyLen = 17
+
 func auditKey(id, seq uint64) []byte {
-	k := make([]byte, 17)
+	k := make([]byte, auditKeyLen)
 	binary.BigEndian.PutUint64(k, id)
 	k[8] = kindAudit
 	binary.BigEndian.PutUint64(k[9:], seq)

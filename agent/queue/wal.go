@@ -86,6 +86,15 @@ type mutation struct {
 	okey   string // overlayKey(bucket, key), when made by an operation (not logged)
 }
 
+// lookedUp reports whether m's key is ever read by its exact key: every key but an audit
+// entry's. Audit entries are only read in order, through bbolt, once the overlay is
+// applied (the reads apply it first), so a group does not index them in its map of its
+// own writes nor in the overlay: a new record is then three entries in each instead of
+// four.
+func (m *mutation) lookedUp() bool {
+	return m.bucket != walBucketRecords || len(m.key) != auditKeyLen || m.key[8] != kindAudit
+}
+
 // overlayKey returns m's key in the overlay.
 func (m *mutation) overlayKey() string {
 	if m.okey == "" {

@@ -16,6 +16,9 @@ type wtx struct {
 	muts  []mutation
 	local map[string]int // bucket+key → index in muts of its latest write
 	size  int
+	// The view's buckets, opened once: opening one is a lookup in bbolt's root and an
+	// allocation, and a group reads through them several times per operation.
+	jobs, records *bolt.Bucket
 }
 
 func overlayKey(bucket byte, key []byte) string {
@@ -33,10 +36,24 @@ func bucketName(b byte) []byte {
 
 func (t *wtx) direct() bool { return t.local == nil }
 
-// get returns the current value of key, or nil. The result must not be modified.
+// bucket returns the view's bucket b.
+func (t *wtx) bucket(b byte) *bolt.Bucket {
+	p := &t.records
+	if b == walBucketJobs {
+		p = &t.jobs
+	}
+	if *p == nil {
+		*p = t.view.Bucket(bucketName(b))
+		(*p).FillPercent = recordsFill
+	}
+	return *p
+}
+
+// get returns the current value of key, or nil. The result must not be modified. In a
+// group an audit entry is not found (see mutation.lookedUp): read them with Queue.Audit.
 func (t *wtx) get(bucket byte, key []byte) []byte {
 	if t.direct() {
-		return t.view.Bucket(bucketName(bucket)).Get(key)
+		return t.bucket(bucket).Get(key)
 	}
 	ok := overlayKey(bucket, key)
 	if i, found := t.local[ok]; found {
@@ -45,38 +62,43 @@ func (t *wtx) get(bucket byte, key []byte) []byte {
 	if v, found := t.q.ov.get(ok); found {
 		return v
 	}
-	return t.view.Bucket(bucketName(bucket)).Get(key)
+	return t.bucket(bucket).Get(key)
 }
 
 func (t *wtx) put(bucket byte, key, value []byte) error {
 	if t.direct() {
-		b := t.view.Bucket(bucketName(bucket))
-		b.FillPercent = recordsFill
-		return b.Put(key, value)
+		return t.bucket(bucket).Put(key, value)
 	}
-	ok := overlayKey(bucket, key)
-	t.local[ok] = len(t.muts)
-	t.muts = append(t.muts, mutation{bucket: bucket, key: key, value: value, okey: ok})
+	m := mutation{bucket: bucket, key: key, value: value}
+	if m.lookedUp() {
+		m.okey = overlayKey(bucket, key)
+		t.local[m.okey] = len(t.muts)
+	}
+	t.muts = append(t.muts, m)
 	t.size += len(key) + len(value)
 	return nil
 }
 
 func (t *wtx) del(bucket byte, key []byte) error {
 	if t.direct() {
-		return t.view.Bucket(bucketName(bucket)).Delete(key)
+		return t.bucket(bucket).Delete(key)
 	}
-	ok := overlayKey(bucket, key)
-	t.local[ok] = len(t.muts)
-	t.muts = append(t.muts, mutation{bucket: bucket, key: key, del: true, okey: ok})
+	m := mutation{bucket: bucket, key: key, del: true}
+	if m.lookedUp() {
+		m.okey = overlayKey(bucket, key)
+		t.local[m.okey] = len(t.muts)
+	}
+	t.muts = append(t.muts, m)
 	t.size += len(key)
 	return nil
 }
 
 // overlay holds the latest value of every key changed by a group that is logged (and so
-// acknowledged) but not yet applied to bbolt, so reads see it. Guarded by Queue.applyMu.
+// acknowledged) but not yet applied to bbolt, so reads see it; audit entries excepted (see
+// mutation.lookedUp). Guarded by Queue.applyMu.
 type overlay struct {
 	m     map[string]overlayVal
-	bytes int
+	bytes int // the sizes of the groups held: how far the applier is behind
 	peak  int // most entries m has held since it was made
 }
 
@@ -94,17 +116,16 @@ func (o *overlay) get(k string) ([]byte, bool) {
 func (o *overlay) add(g *group) {
 	for i := range g.muts {
 		m := &g.muts[i]
-		k := m.overlayKey()
-		if old, ok := o.m[k]; ok {
-			o.bytes -= len(k) + len(old.value)
+		if !m.lookedUp() {
+			continue
 		}
 		v := overlayVal{seq: g.seq}
 		if !m.del {
 			v.value = m.value
 		}
-		o.m[k] = v
-		o.bytes += len(k) + len(v.value)
+		o.m[m.overlayKey()] = v
 	}
+	o.bytes += g.size
 	o.peak = max(o.peak, len(o.m))
 }
 
@@ -113,12 +134,15 @@ func (o *overlay) add(g *group) {
 func (o *overlay) drop(gs []*group) {
 	for _, g := range gs {
 		for i := range g.muts {
+			if !g.muts[i].lookedUp() {
+				continue
+			}
 			k := g.muts[i].overlayKey()
 			if v, ok := o.m[k]; ok && v.seq <= g.seq {
-				o.bytes -= len(k) + len(v.value)
 				delete(o.m, k)
 			}
 		}
+		o.bytes -= g.size
 	}
 	// A map that keeps taking inserts and deletes fills with tombstones and its lookups
 	// slow down; once it holds a small part of what it held, start a new one.
