@@ -58,13 +58,13 @@ type Stage struct {
 	id uint64
 
 	mu    sync.Mutex
-	files map[int]string // index → final path
-	tmps  map[string]bool
+	files map[int]string  // index → final path; nil until the first attachment is staged
+	tmps  map[string]bool // nil likewise: most writebacks have no attachments
 }
 
 // NewStage allocates the id the next record will have and returns its stage.
 func (q *Queue) NewStage() *Stage {
-	return &Stage{q: q, id: q.nextID.Add(1), files: map[int]string{}, tmps: map[string]bool{}}
+	return &Stage{q: q, id: q.nextID.Add(1)}
 }
 
 // Create returns a writer that encrypts attachment index into its file. The file becomes
@@ -76,6 +76,9 @@ func (s *Stage) Create(index int) (io.WriteCloser, error) {
 		return nil, fmt.Errorf("queue: stage attachment %d: %w", index, err)
 	}
 	s.mu.Lock()
+	if s.tmps == nil {
+		s.files, s.tmps = map[int]string{}, map[string]bool{}
+	}
 	s.tmps[f.Name()] = true
 	s.mu.Unlock()
 	bw := bufio.NewWriterSize(f, 64<<10)
@@ -97,7 +100,7 @@ func (s *Stage) Discard() {
 	for _, f := range s.files {
 		os.Remove(f)
 	}
-	s.files, s.tmps = map[int]string{}, map[string]bool{}
+	s.files, s.tmps = nil, nil
 }
 
 // sync makes the stage's renames durable before the record naming them commits.
@@ -150,6 +153,9 @@ func (w *blobWriter) Close() error {
 		return fmt.Errorf("queue: stage attachment %d: %w", w.index, err)
 	}
 	delete(s.tmps, w.f.Name())
+	if s.files == nil { // discarded while this file was written
+		s.files = map[int]string{}
+	}
 	s.files[w.index] = w.final
 	return nil
 }
