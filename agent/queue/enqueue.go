@@ -111,9 +111,12 @@ type prepared struct {
 	body     []byte // sealed
 	sealed   []byte // the sealed record
 	auditKey []byte
-	audit    []byte               // the sealed audit entry
-	jobKey   []byte               // the job id as a key of the jobs bucket
-	doc      *writeback.Writeback // as stored (attachments by their hashes), to compare with a job sent again
+	audit    []byte // the sealed audit entry
+	// The keys the group writes, and their overlayKeys: made here, beside the other
+	// callers, so that the commit leader, alone, does not.
+	jobKey, recKey, bodyKey []byte
+	jobOK, recOK, bodyOK    string
+	doc                     *writeback.Writeback // as stored (attachments by their hashes), to compare with a job sent again
 }
 
 func (q *Queue) prepare(s Submission, by Actor) (*prepared, error) {
@@ -147,9 +150,10 @@ func (q *Queue) prepare(s Submission, by Actor) (*prepared, error) {
 	if err := stage.sync(); err != nil {
 		return nil, fmt.Errorf("sync attachments: %w", err)
 	}
+	recKey, bodyKey := recordKey(stage.id, kindRecord), recordKey(stage.id, kindBody)
 	buf := getBuf()
 	*buf = appendBody((*buf)[:0], &doc)
-	sealedBody := q.sealer.Seal(nil, *buf, ad(recordKey(stage.id, kindBody)))
+	sealedBody := q.sealer.Seal(nil, *buf, ad(bodyKey))
 	putBuf(buf) // cleared: the plaintext names the patient
 	now := q.now().UTC()
 	p := &prepared{
@@ -164,11 +168,13 @@ func (q *Queue) prepare(s Submission, by Actor) (*prepared, error) {
 			Attachments: refs,
 			Version:     1,
 		},
-		doc:  &doc,
-		body: sealedBody,
+		doc:     &doc,
+		body:    sealedBody,
+		recKey:  recKey,
+		bodyKey: bodyKey,
 	}
 	var err error
-	if p.sealed, err = q.sealRecord(p.rec); err != nil {
+	if p.sealed, err = q.sealRecordAt(recKey, p.rec); err != nil {
 		return nil, err
 	}
 	p.auditKey, p.audit, err = q.sealAudit(&AuditEntry{
@@ -179,6 +185,8 @@ func (q *Queue) prepare(s Submission, by Actor) (*prepared, error) {
 		return nil, err
 	}
 	p.jobKey = []byte(doc.JobID)
+	p.jobOK = overlayKey(walBucketJobs, p.jobKey)
+	p.recOK, p.bodyOK = overlayKey(walBucketRecords, recKey), overlayKey(walBucketRecords, bodyKey)
 	return p, nil
 }
 
@@ -201,7 +209,7 @@ func stageInline(stage *Stage, i int, b64 string) (int64, []byte, error) {
 
 // insert runs in a group commit.
 func (q *Queue) insert(t *wtx, d *delta, p *prepared) (Result, error) {
-	if v := t.get(walBucketJobs, p.jobKey); v != nil {
+	if v := t.getAt(walBucketJobs, p.jobKey, p.jobOK); v != nil {
 		id := bytesToID(v)
 		res := Result{ID: id, JobID: p.rec.JobID}
 		key := recordKey(id, kindBody)
@@ -215,13 +223,13 @@ func (q *Queue) insert(t *wtx, d *delta, p *prepared) (Result, error) {
 		return res, nil
 	}
 	id := p.rec.ID
-	if err := t.put(walBucketJobs, p.jobKey, idKey(id)); err != nil {
+	if err := t.putAt(walBucketJobs, p.jobKey, p.jobOK, idKey(id)); err != nil {
 		return Result{}, err
 	}
-	if err := q.putSealedRecord(t, d, p.rec, "", p.sealed); err != nil {
+	if err := q.putSealedRecordAt(t, d, p.recKey, p.recOK, p.rec, "", p.sealed); err != nil {
 		return Result{}, err
 	}
-	if err := t.put(walBucketRecords, recordKey(id, kindBody), p.body); err != nil {
+	if err := t.putAt(walBucketRecords, p.bodyKey, p.bodyOK, p.body); err != nil {
 		return Result{}, err
 	}
 	if err := t.put(walBucketRecords, p.auditKey, p.audit); err != nil {

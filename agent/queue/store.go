@@ -50,7 +50,10 @@ func parseKey(k []byte) (id uint64, kind byte, seq uint64, ok bool) {
 }
 
 // ad is the associated data binding a sealed value to its key.
-func ad(key []byte) []byte { return append([]byte(adRecords), key...) }
+func ad(key []byte) []byte {
+	b := make([]byte, 0, len(adRecords)+len(key)) // one allocation, where []byte(adRecords) made two
+	return append(append(b, adRecords...), key...)
+}
 
 // openRecord decrypts and decodes a sealed Record.
 func (q *Queue) openRecord(id uint64, sealed []byte, buf []byte) (*Record, []byte, error) {
@@ -97,10 +100,15 @@ func (q *Queue) readRecord(id uint64) (*Record, error) {
 
 // sealRecord encodes and seals a record for its key.
 func (q *Queue) sealRecord(r *Record) ([]byte, error) {
+	return q.sealRecordAt(recordKey(r.ID, kindRecord), r)
+}
+
+// sealRecordAt is sealRecord with r's key made already.
+func (q *Queue) sealRecordAt(key []byte, r *Record) ([]byte, error) {
 	buf := getBuf()
 	defer putBuf(buf)
 	*buf = appendRecord((*buf)[:0], r)
-	return q.sealer.Seal(nil, *buf, ad(recordKey(r.ID, kindRecord))), nil
+	return q.sealer.Seal(nil, *buf, ad(key)), nil
 }
 
 // putRecord writes a record and notes in d how it moved from prev ("" for a new record).
@@ -113,7 +121,13 @@ func (q *Queue) putRecord(t *wtx, d *delta, r *Record, prev State) error {
 }
 
 func (q *Queue) putSealedRecord(t *wtx, d *delta, r *Record, prev State, sealed []byte) error {
-	if err := t.put(walBucketRecords, recordKey(r.ID, kindRecord), sealed); err != nil {
+	return q.putSealedRecordAt(t, d, recordKey(r.ID, kindRecord), "", r, prev, sealed)
+}
+
+// putSealedRecordAt is putSealedRecord with r's key (and its overlayKey, or "") made
+// already.
+func (q *Queue) putSealedRecordAt(t *wtx, d *delta, key []byte, ok string, r *Record, prev State, sealed []byte) error {
+	if err := t.putAt(walBucketRecords, key, ok, sealed); err != nil {
 		return fmt.Errorf("record %d: put: %w", r.ID, err)
 	}
 	q.track(d, r, prev)

@@ -52,10 +52,19 @@ func (t *wtx) bucket(b byte) *bolt.Bucket {
 // get returns the current value of key, or nil. The result must not be modified. In a
 // group an audit entry is not found (see mutation.lookedUp): read them with Queue.Audit.
 func (t *wtx) get(bucket byte, key []byte) []byte {
+	return t.getAt(bucket, key, "")
+}
+
+// getAt is get with the key's overlayKey made already (or "": make it). An operation can
+// make its keys before it joins a group, beside the others, rather than in the group,
+// which the commit leader runs alone.
+func (t *wtx) getAt(bucket byte, key []byte, ok string) []byte {
 	if t.direct() {
 		return t.bucket(bucket).Get(key)
 	}
-	ok := overlayKey(bucket, key)
+	if ok == "" {
+		ok = overlayKey(bucket, key)
+	}
 	if i, found := t.local[ok]; found {
 		return t.muts[i].value
 	}
@@ -66,13 +75,21 @@ func (t *wtx) get(bucket byte, key []byte) []byte {
 }
 
 func (t *wtx) put(bucket byte, key, value []byte) error {
+	return t.putAt(bucket, key, "", value)
+}
+
+// putAt is put with the key's overlayKey made already (or "": make it if needed).
+func (t *wtx) putAt(bucket byte, key []byte, ok string, value []byte) error {
 	if t.direct() {
 		return t.bucket(bucket).Put(key, value)
 	}
 	m := mutation{bucket: bucket, key: key, value: value}
 	if m.lookedUp() {
-		m.okey = overlayKey(bucket, key)
-		t.local[m.okey] = len(t.muts)
+		if ok == "" {
+			ok = overlayKey(bucket, key)
+		}
+		m.okey = ok
+		t.local[ok] = len(t.muts)
 	}
 	t.muts = append(t.muts, m)
 	t.size += len(key) + len(value)
