@@ -17,8 +17,9 @@
 // record the commit is expected to find (a claim: on the record it is expected to pick), and
 // the commit redoes the work only if that changed. A background applier copies logged
 // groups into bbolt, many per bbolt transaction, recording the last group applied in the
-// same transaction; until then an in-memory overlay serves them to readers, and after a
-// crash they are applied again at open (wal.go, applier.go). The
+// same transaction; until then an in-memory overlay serves them to readers (by key; audit
+// entries, read only in order, are read from bbolt once the overlay is applied), and after
+// a crash they are applied again at open (wal.go, applier.go). The
 // bbolt freelist is not synced (it is rebuilt on open), pages are 16 KiB, and the file is
 // compacted when the queue is idle and mostly free pages. The log writes into files whose
 // blocks were written and synced beforehand (applied log files reused, else zero-filled),
