@@ -83,16 +83,7 @@ func (t *wtx) putAt(bucket byte, key []byte, ok string, value []byte) error {
 	if t.direct() {
 		return t.bucket(bucket).Put(key, value)
 	}
-	m := mutation{bucket: bucket, key: key, value: value}
-	if m.lookedUp() {
-		if ok == "" {
-			ok = overlayKey(bucket, key)
-		}
-		m.okey = ok
-		t.local[ok] = len(t.muts)
-	}
-	t.muts = append(t.muts, m)
-	t.size += len(key) + len(value)
+	t.add(mutation{bucket: bucket, key: key, value: value}, ok)
 	return nil
 }
 
@@ -100,14 +91,23 @@ func (t *wtx) del(bucket byte, key []byte) error {
 	if t.direct() {
 		return t.bucket(bucket).Delete(key)
 	}
-	m := mutation{bucket: bucket, key: key, del: true}
+	t.add(mutation{bucket: bucket, key: key, del: true}, "")
+	return nil
+}
+
+// add collects m for the group's frame and, if its key is looked up (see
+// mutation.lookedUp), notes it as the latest write of that key; ok is the key's
+// overlayKey, or "" to make it.
+func (t *wtx) add(m mutation, ok string) {
 	if m.lookedUp() {
-		m.okey = overlayKey(bucket, key)
-		t.local[m.okey] = len(t.muts)
+		if ok == "" {
+			ok = overlayKey(m.bucket, m.key)
+		}
+		m.okey = ok
+		t.local[ok] = len(t.muts)
 	}
 	t.muts = append(t.muts, m)
-	t.size += len(key)
-	return nil
+	t.size += len(m.key) + len(m.value)
 }
 
 // overlay holds the latest value of every key changed by a group that is logged (and so
