@@ -10,6 +10,7 @@ require (
 	github.com/getlantern/systray v1.2.2
 	github.com/go-jose/go-jose/v4 v4.0.5
 	github.com/kardianos/service v1.3.0
+	github.com/klauspost/compress v1.20.1
 	github.com/minio/sio v0.4.1
 	github.com/pelletier/go-toml/v2 v2.4.3
 	github.com/prometheus/client_golang v1.25.0

@@ -20,6 +20,7 @@ require (
 	github.com/gofrs/flock v0.7.1 // indirect
 	github.com/golang/snappy v0.0.4 // indirect
 	github.com/google/uuid v1.6.0 // indirect
+	github.com/klauspost/compress v1.20.1 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/minio/sio v0.4.1 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect

@@ -197,6 +197,7 @@ func TestCodecRefusesDamagedValues(t *testing.T) {
 		"audit":   {appendAudit(nil, &a), func(b []byte) error { _, err := decodeAudit(b); return err }},
 		"body":    {appendBody(nil, &w), func(b []byte) error { _, err := decodeBody(b); return err }},
 		"body v1": {appendBodyV1(nil, make([]byte, 32), &w), func(b []byte) error { _, err := decodeBody(b); return err }},
+		"body s2": {compressedBody(t, &w), func(b []byte) error { _, err := decodeBody(b); return err }},
 	}
 	for name, c := range decoders {
 		for n := range len(c.enc) {
@@ -217,7 +218,8 @@ func TestCodecRefusesDamagedValues(t *testing.T) {
 
 // The encoding bytes are serialised: a change would make stored values unreadable.
 func TestCodecEncodingBytesAreStable(t *testing.T) {
-	if encRecordV1 != 0x01 || encAuditV1 != 0x02 || encBodyV1 != 0x03 || encBodyV2 != 0x04 || encLegacyJSON != '{' {
+	if encRecordV1 != 0x01 || encAuditV1 != 0x02 || encBodyV1 != 0x03 || encBodyV2 != 0x04 || encBodyS2 != 0x05 ||
+		encLegacyJSON != '{' {
 		t.Fatal("a stored encoding's byte changed: add a new encoding instead")
 	}
 	r := &Record{ID: 7, JobID: "j", State: Ready, Author: "a", Version: 3,
@@ -269,4 +271,22 @@ func TestV1DigestIsWhatEarlierBuildsStored(t *testing.T) {
 	if got := fmt.Sprintf("%x", v1Digest(d)); got != want {
 		t.Errorf("v1Digest = %s, want %s", got, want)
 	}
+}
+
+// compressedBody encodes w as a compressed body (encBodyS2), its summary lengthened so
+// that compressing saves enough to be kept.
+func compressedBody(t *testing.T, w *writeback.Writeback) []byte {
+	t.Helper()
+	long := *w
+	long.Summary = strings.Repeat(w.Summary+" headaches ", 50)
+	var buf []byte
+	b := compressBody(&buf, appendBody(nil, &long))
+	if b[0] != encBodyS2 {
+		t.Fatalf("body of %d bytes not compressed", len(b))
+	}
+	got, err := decodeBody(b)
+	if err != nil || got.Doc.Summary != long.Summary {
+		t.Fatalf("compressed body does not decode to itself: %v", err)
+	}
+	return b
 }

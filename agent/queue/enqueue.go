@@ -151,10 +151,11 @@ func (q *Queue) prepare(s Submission, by Actor) (*prepared, error) {
 		return nil, fmt.Errorf("sync attachments: %w", err)
 	}
 	recKey, bodyKey := recordKey(stage.id, kindRecord), recordKey(stage.id, kindBody)
-	buf := getBuf()
+	buf, zbuf := getBuf(), getBuf()
 	*buf = appendBody((*buf)[:0], &doc)
-	sealedBody := q.sealer.Seal(nil, *buf, ad(bodyKey))
+	sealedBody := q.sealer.Seal(nil, compressBody(zbuf, *buf), ad(bodyKey))
 	putBuf(buf) // cleared: the plaintext names the patient
+	putBuf(zbuf)
 	now := q.now().UTC()
 	p := &prepared{
 		stage: stage,
@@ -245,13 +246,19 @@ func (q *Queue) sameContent(key, sealed []byte, doc *writeback.Writeback) (bool,
 		return false, err
 	}
 	defer clear(stored) // the plaintext names the patient
-	if len(stored) > 0 && stored[0] == encBodyV2 {
+	zbuf := getBuf()
+	defer putBuf(zbuf)
+	plain, err := plainBody(zbuf, stored)
+	if err != nil {
+		return false, err
+	}
+	if len(plain) > 0 && plain[0] == encBodyV2 {
 		buf := getBuf()
 		defer putBuf(buf)
 		*buf = appendBody((*buf)[:0], doc)
-		return bytes.Equal(stored, *buf), nil
+		return bytes.Equal(plain, *buf), nil
 	}
-	b, err := decodeBody(stored) // written by an earlier build: it kept a digest
+	b, err := decodeBody(plain) // written by an earlier build: it kept a digest
 	if err != nil {
 		return false, err
 	}

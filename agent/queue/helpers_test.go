@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	mrand "math/rand/v2"
 	"testing"
 	"time"
 
@@ -134,4 +135,15 @@ func (f *fixture) to(s State) uint64 {
 		f.t.Fatalf("record %d in %s, want %s", id, r.State, s)
 	}
 	return id
+}
+
+// incompressible returns n random letters: a summary that keeps its size in the log and
+// the database, where a repeated one would be compressed away (see compressBody).
+func incompressible(n int) string {
+	rng := mrand.New(mrand.NewPCG(uint64(n), 1))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = 'a' + byte(rng.IntN(26))
+	}
+	return string(b)
 }

@@ -20,8 +20,14 @@ import (
 	"github.com/writeback-agent/wbagent/agent/seal"
 )
 
-// FormatVersion is the layout of the database file this code reads and writes.
-const FormatVersion = 1
+// FormatVersion is the layout of the database file this code writes. Format 2 added
+// compressed bodies (encBodyS2), which builds that write format 1 cannot decode: they
+// refuse a format 2 file at open instead of failing on its records one by one. This code
+// reads format 1 too, and marks a format 1 file as 2 when it opens it.
+const FormatVersion = 2
+
+// oldestFormat is the oldest layout this code reads.
+const oldestFormat = 1
 
 // File and folder names inside the data folder.
 const (
@@ -258,8 +264,12 @@ func (q *Queue) init() error {
 			if err := meta.Put(keyFormat, u64(FormatVersion)); err != nil {
 				return err
 			}
-		} else if got := binary.BigEndian.Uint64(v); got != FormatVersion {
-			return fmt.Errorf("database format %d, this agent reads format %d: install the matching agent version", got, FormatVersion)
+		} else if got := binary.BigEndian.Uint64(v); got < oldestFormat || got > FormatVersion {
+			return fmt.Errorf("database format %d, this agent reads formats %d to %d: install the agent version that wrote it, or a newer one", got, oldestFormat, FormatVersion)
+		} else if got < FormatVersion {
+			if err := meta.Put(keyFormat, u64(FormatVersion)); err != nil {
+				return err
+			}
 		}
 		return q.checkKey(tx)
 	})

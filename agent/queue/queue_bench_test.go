@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,8 +18,23 @@ import (
 // here move with the disk's latency from run to run; the CPU an operation costs does much
 // less, so it is what shows whether a change to the hot paths helped.
 
-// benchSummary is a 2 KB summary, as make bench's payload has.
-var benchSummary = strings.Repeat("Patient reports headaches. ", 2048/27)
+// benchSummary is a 2 KB summary, as make bench's payload has: words drawn at random, so
+// it compresses about as much as prose does (a repeated sentence would all but vanish in
+// compressBody).
+var benchSummary = func() string {
+	words := strings.Fields("patient reports intermittent headaches over three weeks worse in the " +
+		"morning no visual disturbance weakness home blood pressure readings averaging seven days " +
+		"advised lifestyle measures reduce salt alcohol repeat further week book review with practice " +
+		"nurse safety netted for sudden severe chest pain breathlessness call ambulance taking " +
+		"ramipril amlodipine since last year denies palpitations sleeping poorly stress at work")
+	rng := rand.New(rand.NewPCG(1, 2))
+	var b strings.Builder
+	for b.Len() < 2048 {
+		b.WriteString(words[rng.IntN(len(words))])
+		b.WriteByte(' ')
+	}
+	return b.String()[:2048]
+}()
 
 func BenchmarkEnqueueParallel(b *testing.B) {
 	f := newFixture(b)

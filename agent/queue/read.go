@@ -63,6 +63,7 @@ func (q *Queue) document(id uint64) (*writeback.Writeback, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer clear(pt) // the plaintext names the patient; the document holds copies
 	b, err := decodeBody(pt)
 	if err != nil {
 		return nil, err

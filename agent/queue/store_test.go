@@ -212,6 +212,8 @@ func TestAuditTrailRecordsWhoDidWhat(t *testing.T) {
 func TestPatientDataIsEncryptedAtRest(t *testing.T) {
 	f := newFixture(t)
 	d := doc("job-canary")
+	// Long and repetitive, so the body is compressed before it is sealed (compressBody).
+	d.Summary = strings.Repeat(d.Summary+" ", 40)
 	d.Attachments = []writeback.Attachment{{FileName: canaryFamily + ".txt", MediaType: "text/plain",
 		DataBase64: base64.StdEncoding.EncodeToString([]byte(strings.Repeat("NHS "+canaryNHS+" "+canaryFamily+"\n", 1000)))}}
 	res, err := f.q.Enqueue(ctx, Submission{Doc: d}, system)
@@ -729,4 +731,98 @@ func TestASyncGathersTheCallersItAnsweredLastTime(t *testing.T) {
 	if waited := time.Since(start); waited < gatherWait {
 		t.Errorf("returned after %v, before gatherWait (%v)", waited, gatherWait)
 	}
+}
+
+// A long body is compressed before it is sealed and reads back whole; one that does not
+// compress by an eighth is sealed as it is. Either way, a job sent again is compared with
+// what is stored.
+func TestBodiesAreCompressedWhenThatSaves(t *testing.T) {
+	f := newFixture(t)
+	for _, c := range []struct {
+		summary string
+		want    byte
+	}{
+		{strings.Repeat("Patient "+canaryGiven+" reports headaches, worse in the morning. ", 30), encBodyS2},
+		{incompressible(2000), encBodyV2},
+		{"Short.", encBodyV2},
+	} {
+		d := doc(fmt.Sprintf("job-%d", len(c.summary)))
+		d.Summary = c.summary
+		res, err := f.q.Enqueue(ctx, Submission{Doc: d}, system)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := recordKey(res.ID, kindBody)
+		sealed, err := f.q.read(walBucketRecords, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pt, err := f.q.sealer.Open(nil, sealed, ad(key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pt[0] != c.want {
+			t.Errorf("summary of %d bytes stored in encoding %#x, want %#x", len(c.summary), pt[0], c.want)
+		}
+		if c.want == encBodyS2 && len(pt) > len(c.summary)/2 {
+			t.Errorf("summary of %d bytes compressed to %d", len(c.summary), len(pt))
+		}
+		got, err := f.q.Document(res.ID)
+		if err != nil || got.Summary != c.summary || got.Patient.NHSNumber != canaryNHS {
+			t.Fatalf("read back: %v, %v", got, err)
+		}
+		again, err := f.q.Enqueue(ctx, Submission{Doc: d}, system)
+		if err != nil || again.Created || again.Conflict {
+			t.Errorf("the same job sent again: %+v, %v", again, err)
+		}
+		changed := *d
+		changed.Summary += "!"
+		again, err = f.q.Enqueue(ctx, Submission{Doc: &changed}, system)
+		if err != nil || again.Created || !again.Conflict {
+			t.Errorf("a changed job sent again: %+v, %v; want a conflict", again, err)
+		}
+	}
+}
+
+// A file written in format 1 (before compressed bodies) is read and marked format 2; a
+// file from a newer build is refused with what to do.
+func TestTheDatabaseFormatIsCheckedAndUpgraded(t *testing.T) {
+	f := newFixture(t)
+	id := f.enqueue("job-1")
+	setFormat := func(v uint64) {
+		t.Helper()
+		f.q.Close()
+		db, err := bolt.Open(filepath.Join(f.dir, DBFileName), 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyFormat, u64(v)) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	format := func() uint64 {
+		t.Helper()
+		var v uint64
+		f.q.db.View(func(tx *bolt.Tx) error { v = bytesToID(tx.Bucket(bucketMeta).Get(keyFormat)); return nil })
+		return v
+	}
+	if got := format(); got != FormatVersion || FormatVersion != 2 {
+		t.Fatalf("a new file has format %d (FormatVersion %d), want 2", got, FormatVersion)
+	}
+	setFormat(1)
+	f.open()
+	if got := format(); got != 2 {
+		t.Errorf("a format 1 file opened: format %d, want 2", got)
+	}
+	if _, err := f.q.Get(id); err != nil {
+		t.Errorf("a record of the format 1 file: %v", err)
+	}
+	setFormat(3)
+	_, err := Open(f.opts)
+	if err == nil || !strings.Contains(err.Error(), "database format 3, this agent reads formats 1 to 2") {
+		t.Fatalf("a format 3 file opened: %v", err)
+	}
+	setFormat(2) // so the fixture's cleanup can close what it opens
+	f.open()
 }

@@ -120,7 +120,7 @@ func (f *fixture) useReusedFile() {
 	old := spareGrowWithin
 	spareGrowWithin = 0 // spares stay at spareMin, the size the applied files have
 	f.t.Cleanup(func() { spareGrowWithin = old })
-	big := strings.Repeat("x", 300<<10) // about three frames to a 1 MiB file
+	big := incompressible(300 << 10) // about three frames to a 1 MiB file
 	w := f.q.wal
 	for i := 0; ; i++ {
 		w.mu.Lock()
@@ -589,7 +589,7 @@ func TestLogWritesIntoZeroFilledSpares(t *testing.T) {
 	release := stallApplier(f.q) // keep every file: nothing is applied, nothing reused
 	defer release()
 	walDir := filepath.Join(f.dir, WALDir)
-	big := strings.Repeat("x", 300<<10) // about four frames to a 1 MiB spare
+	big := incompressible(300 << 10) // about four frames to a 1 MiB spare
 	var sizes []int64
 	for i := 0; i < 12; i++ {
 		f.settleSpare() // the spare asked for once half a file is used is ready
@@ -753,6 +753,7 @@ func TestASpareThatCouldNotBeMadeIsAskedForAgain(t *testing.T) {
 	t.Cleanup(func() { spareFault, spareRetry = nil, oldRetry }) // after the queue is closed
 	f := newFixture(t)
 	<-failed
+	f.settleSpare()    // the filler has recorded the failure: the next write must ask again
 	f.enqueue("job-a") // into an ordinary file; asks for a spare again
 	f.waitSpare()
 	f.enqueue("job-b") // into the spare
