@@ -20,7 +20,8 @@
 // same transaction; until then an in-memory overlay serves them to readers (by key; audit
 // entries, read only in order, are read from bbolt once the overlay is applied), and after
 // a crash they are applied again at open (wal.go, applier.go). The
-// bbolt freelist is not synced (it is rebuilt on open), pages are 16 KiB, and the file is
+// bbolt freelist is not synced (it is rebuilt on open), pages are 16 KiB, the file is mapped
+// 1 GiB from the start outside Windows (no remapping as it grows), and it is
 // compacted when the queue is idle and mostly free pages. The log writes into files whose
 // blocks were written and synced beforehand (applied log files reused, else zero-filled),
 // so that its syncs flush data and no metadata (wal_spare.go); the applier gathers groups (applyEarlyBytes or applyDelay) and writes
@@ -31,9 +32,10 @@
 // their own in the blobs folder, written and synced before the record that names them is
 // committed. Plain text in the database is limited to record ids and job ids.
 //
-// Layout of the bbolt file (format 1):
+// Layout of the bbolt file (format 2; format 1 is read and marked 2: it lacked compressed
+// bodies):
 //
-//	meta     "format" → 1; "keycheck" → a constant sealed with the data key
+//	meta     "format" → 2; "keycheck" → a constant sealed with the data key
 //	records  id(8) 0        → sealed Record     (metadata: state, reason, attempts, lease…)
 //	         id(8) 1        → sealed body       (the document; deleted by retention)
 //	         id(8) 2 seq(8) → sealed AuditEntry (append-only trail of the record)
@@ -41,6 +43,7 @@
 //
 // Before sealing, records, bodies and audit entries are in a compact binary encoding whose
 // first byte names it (codec.go); values written as JSON by earlier builds are still read.
+// A body that shrinks by an eighth or more is compressed (S2), alone, before it is sealed.
 //
 // The write-ahead log (DATA/wal) holds the same keys and sealed values until they are
 // applied. Every sealed value's associated data is "wbagent/records" and its key. A record's values
