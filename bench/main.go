@@ -13,12 +13,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/writeback-agent/wbagent/agent/queue"
 )
 
 type options struct {
@@ -48,6 +51,11 @@ const (
 )
 
 func main() {
+	// The process runs with the agent service's GC target (queue.GCPercent), for every
+	// store: the setting is the process's, so every store is measured under it. GOGC, if
+	// set, wins. Before the memory child branches off, so that it measures as the service
+	// runs.
+	gcTuned = queue.TuneGC()
 	runChildIfRequested()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -158,6 +166,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "wbagent queue benchmark (%s mode), %s, %s/%s, %d CPUs, GOMAXPROCS=%d\n",
 		mode, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	fmt.Fprintf(stdout, "GC: %s, for every store\n", gcDescription())
 	fmt.Fprintf(stdout, "dir: %s\n", describeDir(root))
 	fmt.Fprintf(stdout, "payload: %d bytes, %s, unique jobId per item\n", gen.Size(), gen.source)
 	fmt.Fprintf(stdout, "per workload: %v warm-up + %v measured, fresh directory and store; producers=%d\n",
@@ -399,6 +408,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	extra = maps.Clone(extra)
+	if extra == nil {
+		extra = map[string]float64{}
+	}
+	extra["gogc"] = float64(gcPercent())
 	line, err := summaryLine(fsync, oursRow, rows, extra)
 	if err != nil {
 		fmt.Fprintln(stderr, "bench:", err)
