@@ -18,7 +18,8 @@ import (
 // medians 65.6k/s at 100 against 82.5k/s at 200, every pair faster; LevelDB, which
 // allocates less, did not move. The idle service's private memory grew from 13.8 to
 // 14.0 MB (10,000-record queue open and scanned); under load the heap may reach three
-// times what is live instead of twice.
+// times what is live instead of twice: the bench process's RssAnon peaked at 183 MB
+// against 128 MB during enqueue_64.
 const GCPercent = 200
 
 // TuneGC sets the process's GC target to GCPercent, unless the GOGC environment variable
