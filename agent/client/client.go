@@ -124,6 +124,13 @@ func recordPath(route string, id uint64) string {
 	return strings.Replace(route, "{id}", strconv.FormatUint(id, 10), 1)
 }
 
+// Probe makes the service check the integration now (every linked clinician and the
+// platform) and returns what it found. The service bounds the probe; ctx may bound it sooner.
+func (c *Client) Probe(ctx context.Context) (*apitype.ProbeResult, error) {
+	var res apitype.ProbeResult
+	return &res, c.do(ctx, http.MethodPost, apitype.PathProbe, nil, &res)
+}
+
 // Status returns the service's status as it sees the caller.
 func (c *Client) Status(ctx context.Context) (*apitype.Status, error) {
 	var st apitype.Status

@@ -30,6 +30,7 @@ const (
 	PathCancel    = Prefix + "/queue/{id}/cancel"
 	PathLink      = Prefix + "/link"
 	PathDiag      = Prefix + "/diag"
+	PathProbe     = Prefix + "/probe" // POST: probe the integration now (every linked clinician and the platform); answers when done
 	PathMetrics   = "/metrics"
 	QueryState    = "state" // GET PathQueue?state=S (repeatable)
 	QueryOSUser   = "user"  // DELETE PathLink?user=OSUSERID (administrators)
@@ -44,6 +45,29 @@ type Status struct {
 	Conditions []condition.Condition `json:"conditions"`
 	Version    string                `json:"version,omitempty"` // the service's
 	Caller     *Caller               `json:"caller,omitempty"`
+	// LastFiledAt is when the service last filed a writeback (any clinician's); zero: never.
+	LastFiledAt time.Time `json:"lastFiledAt,omitzero"`
+}
+
+// ProbeResult is the answer to POST PathProbe: what each fresh check found, and the status
+// once every result is applied (conditions raised or cleared by the probe are in it).
+type ProbeResult struct {
+	Checks []ProbeCheck `json:"checks"`
+	Status Status       `json:"status"`
+	// Incomplete is true when the probe's time bound ended before every check answered;
+	// those checks have OK false and Code "timeout".
+	Incomplete bool `json:"incomplete,omitempty"`
+}
+
+// ProbeCheck is one fresh check made by POST PathProbe. It never names a patient.
+type ProbeCheck struct {
+	// Subject is what was checked: "platform", or "clinician:" and a clinical user id.
+	Subject string `json:"subject"`
+	// Title is a one-line description for people, e.g. "Dr A Smith's sign-in to EMIS".
+	Title  string `json:"title"`
+	OK     bool   `json:"ok"`
+	Code   string `json:"code,omitempty"`   // the condition code a failure raises
+	Detail string `json:"detail,omitempty"` // one line, for people
 }
 
 // Caller is who asked, as the service identified them.
