@@ -1,34 +1,48 @@
-// Command wbagent-tray shows Writeback Agent's status icon in the
-// notification area for the signed-in user.
+// Command wbagent-tray shows Writeback Agent's status icon in the notification area for the
+// signed-in user, live from the service's watch stream: whether filing works, what waits
+// for this person, and where to click. It is started per user session (at sign-in), needs
+// no administrator rights and uses no OpenGL, so it works over remote desktop and on
+// terminal servers (one tray per session, each seeing its own user's counts).
 //
-// It is started per user session (at sign-in) and uses no OpenGL, so it
-// works over remote desktop. Until it is connected to the service's local
-// API it shows the grey "offline" icon with the status line "Service not
-// running". Choosing Quit removes the icon; the service carries on filing.
+// What it shows is decided by package ui/tray; this command is the getlantern/systray
+// shell around it, and starts `wbagent-ui WINDOW` for the windows. Choosing "Quit tray"
+// removes the icon; the service carries on filing.
 //
 // Usage:
 //
-//	wbagent-tray [-version]
+//	wbagent-tray [-version] [-socket PATH]
+//
+// -fixture FILE (for screenshots and demonstrations) replays the watch events in FILE
+// (newline-delimited JSON, as GET /localapi/v0/watch sends them) instead of connecting.
 package main
 
 import (
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/writeback-agent/wbagent/ui/tray"
+	"github.com/writeback-agent/wbagent/agent/safesocket"
 )
 
-// version is set at build time with
-// -ldflags "-X main.version=1.2.3".
+// version is set at build time with -ldflags "-X main.version=1.2.3".
 var version = "dev"
 
+// socketEnv names the environment variable that overrides the default socket (as for wbagent).
+const socketEnv = "WBAGENT_SOCKET"
+
 func main() {
+	defSocket := os.Getenv(socketEnv)
+	if defSocket == "" {
+		defSocket = safesocket.DefaultPath()
+	}
 	showVersion := flag.Bool("version", false, "print the version and exit")
+	socket := flag.String("socket", defSocket, "the service's local API `PATH` ($"+socketEnv+")")
+	fixture := flag.String("fixture", "", "replay the watch events in `FILE` instead of connecting (screenshots)")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: wbagent-tray [-version]\n\nShows Writeback Agent's status in the notification area.\n\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: wbagent-tray [-version] [-socket PATH]\n\nShows Writeback Agent's status in the notification area.\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -40,16 +54,15 @@ func main() {
 		fmt.Println("wbagent-tray", version)
 		return
 	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	sh := newShell(*socket, *fixture, log)
 
-	// Leave the notification area tidily when the session ends or someone
-	// interrupts the process.
+	// Leave the notification area tidily when the session ends or someone interrupts.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sig
-		tray.Quit()
+		sh.quit()
 	}()
-
-	tray.Apply(tray.State{Status: tray.Offline})
-	tray.Run()
+	sh.run()
 }
