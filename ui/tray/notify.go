@@ -31,7 +31,8 @@ type Note struct {
 
 // Notifier decides when to notify, from the Snapshots it is shown in turn. A notification
 // that comes too soon after the last of its kind is held and sent (brought up to date) when
-// the interval has passed: call Due at NextDue. While the user has muted notifications the
+// the interval has passed, if it still applies: call Due at NextDue. "Filing works again"
+// is said only to someone who was told it had stopped. While the user has muted notifications the
 // Notifier keeps track but returns nothing, so unmuting does not bring a burst of old news.
 // It is not safe for concurrent use.
 type Notifier struct {
@@ -44,6 +45,8 @@ type Notifier struct {
 	newWait  int               // records waiting that no notification has counted yet
 	last     map[NoteKind]time.Time
 	held     map[NoteKind]bool
+	// toldBlocked: the last blocked-or-cleared note this user saw said filing had stopped.
+	toldBlocked bool
 }
 
 func (n *Notifier) interval() time.Duration {
@@ -120,6 +123,12 @@ func (n *Notifier) Due(p Prefs, now time.Time) []Note {
 			continue
 		}
 		n.last[kind] = now
+		switch kind {
+		case NoteBlocked:
+			n.toldBlocked = true
+		case NoteCleared:
+			n.toldBlocked = false
+		}
 		notes = append(notes, note)
 	}
 	return notes
@@ -154,7 +163,7 @@ func (n *Notifier) note(kind NoteKind) (Note, bool) {
 		}
 		return Note{Kind: kind, Title: "Writeback Agent: filing has stopped", Body: truncateRunes(body, 200)}, true
 	case NoteCleared:
-		if len(n.blocking) > 0 {
+		if len(n.blocking) > 0 || !n.toldBlocked {
 			return Note{}, false
 		}
 		return Note{Kind: kind, Title: "Writeback Agent: filing works again",
