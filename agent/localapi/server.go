@@ -55,6 +55,8 @@ type Server struct {
 	srv      *http.Server
 	stopping chan struct{} // closed by Shutdown: ends the watch streams
 	stopOnce sync.Once
+	filed    lastFiled // when the service last filed (status.go)
+	tracking sync.Once // starts trackFilings
 }
 
 // New returns a server; call Serve.
@@ -78,6 +80,7 @@ func New(opts Options) *Server {
 
 // Serve answers requests on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
+	s.tracking.Do(func() { go s.trackFilings() })
 	if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

@@ -99,6 +99,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				continue // removed or unreadable: nothing to show
 			}
+			s.filed.note(rec) // before the status below, which reports the time of the last filing
 			sm := summary(c, rec)
 			if !send(apitype.Event{Type: apitype.EventRecord, Record: &sm}) {
 				return
