@@ -172,3 +172,48 @@ func TestSlicesAreShared(t *testing.T) {
 		t.Error("TrayIcon returns a fresh copy on each call")
 	}
 }
+
+// greyAt16 returns the icon for state at 16 px as luminance (0–255), composited over a
+// background of the given grey level, as someone who sees no colour would see it.
+func greyAt16(t *testing.T, state string, bg float64) []float64 {
+	t.Helper()
+	img := decodePNG(t, state, TrayPNG(state, 16))
+	var out []float64
+	for y := range 16 {
+		for x := range 16 {
+			r, g, b, a := img.At(x, y).RGBA() // premultiplied, 0–65535
+			alpha := float64(a) / 0xffff
+			lum := (0.299*float64(r) + 0.587*float64(g) + 0.114*float64(b)) / 0xffff * 255
+			out = append(out, lum+bg*(1-alpha))
+		}
+	}
+	return out
+}
+
+// TestDistinguishableInGreyscaleAt16 checks that any two states' 16 px icons, seen in
+// greyscale on a light panel and on a dark taskbar, differ clearly in enough pixels: at
+// least a tenth of them by at least a quarter of the range from black to white.
+func TestDistinguishableInGreyscaleAt16(t *testing.T) {
+	const minPixels, minStep = 16 * 16 / 10, 255.0 / 4
+	for _, bg := range []float64{255, 32} {
+		grey := map[string][]float64{}
+		for _, s := range TrayStates() {
+			grey[s] = greyAt16(t, s, bg)
+		}
+		states := TrayStates()
+		for i, a := range states {
+			for _, b := range states[i+1:] {
+				n := 0
+				for p := range grey[a] {
+					if d := grey[a][p] - grey[b][p]; d >= minStep || d <= -minStep {
+						n++
+					}
+				}
+				t.Logf("background %3.0f: %s and %s differ clearly in %d pixels", bg, a, b, n)
+				if n < minPixels {
+					t.Errorf("background %.0f: %s and %s differ clearly in %d pixels, want at least %d", bg, a, b, n, minPixels)
+				}
+			}
+		}
+	}
+}
