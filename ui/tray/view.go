@@ -139,12 +139,13 @@ func Build(s *Snapshot, p Prefs, now time.Time) View {
 		icon = Blocked // never calmer than the service itself says
 	}
 
+	// Filings waiting for this person are their work, not a fault: filing is still normal.
 	statusLine, summary := titleNormal, "filing normally"
-	switch icon {
-	case Blocked:
+	switch {
+	case icon == Blocked:
 		summary = "filing has stopped"
 		statusLine = "Filing has stopped"
-	case Attention:
+	case icon == Attention && (len(problems) > 0 || st.State == condition.Attention && confirm+attention == 0):
 		summary = "needs attention"
 		statusLine = "Filing, but something needs attention"
 	}
@@ -212,6 +213,9 @@ func Build(s *Snapshot, p Prefs, now time.Time) View {
 	}
 	if confirm > 0 {
 		tooltip += "\n" + plural(confirm, "filing waits", "filings wait") + " for you"
+	}
+	if attention > 0 {
+		tooltip += "\n" + plural(attention, "of yours needs", "of yours need") + " attention"
 	}
 	return View{
 		Status:  icon,

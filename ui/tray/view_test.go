@@ -211,6 +211,9 @@ func TestCounts(t *testing.T) {
 				t.Errorf("%s: %s item %+v, want %q opening %s", tt.name, c.id, it, c.want, c.w)
 			}
 		}
+		if got := item(t, v, "status").Title; got != "Filing normally" {
+			t.Errorf("%s: status line %q: filings waiting are work, not a fault", tt.name, got)
+		}
 		if tt.review != "" && !strings.Contains(v.Tooltip, "wait for you") && !strings.Contains(v.Tooltip, "waits for you") {
 			t.Errorf("%s: tooltip %q does not count the filings waiting", tt.name, v.Tooltip)
 		}
