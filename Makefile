@@ -10,7 +10,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Service-side packages run under the race detector.
 AGENT_PKGS := ./agent/...
 
-.PHONY: all deps build test vet run bench bench-queue fuzz screenshots clean
+.PHONY: all deps build test vet run bench bench-queue bench-tray fuzz screenshots screenshots-tray clean
 
 all: build
 
@@ -36,23 +36,36 @@ run: build
 
 # make bench: the queue benchmark against its peers (its own module under bench/).
 # QUICK=1 runs a shorter version (under 45 s).
-bench: bench-queue
+bench: bench-queue bench-tray
 
 bench-queue:
 	cd bench && $(GO) run . $(if $(QUICK),-quick,)
+
+# make bench-tray: the tray's resident memory and idle CPU over 60 s (BENCH_SECONDS) under Xvfb
+# with a tray host, following a quiet service; fails if idle CPU reaches 0.05 % of a core.
+bench-tray: deps
+	@scripts/deps.sh trayer
+	$(GO) build -o $(BIN)/ ./cmd/wbagent-tray
+	xvfb-run -a -s "-screen 0 1024x768x24" scripts/bench-tray.sh $(BIN)
 
 # make fuzz: run the writeback decoder's fuzzer for FUZZTIME (default 60s).
 FUZZTIME ?= 60s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./agent/writeback/
 
-# make screenshots: every window rendered under Xvfb to screenshots/NAME.png, to look at.
-screenshots: deps
+# make screenshots: every window rendered under Xvfb to screenshots/NAME.png, to look at; and
+# the tray (screenshots-tray: its icon in each state and two menus, into docs/screenshots/).
+screenshots: deps screenshots-tray
 	@scripts/deps.sh x11-apps imagemagick
 	$(GO) build -o $(BIN)/ ./cmd/wbagent-ui
 	mkdir -p screenshots
 	xvfb-run -a -s "-screen 0 1024x768x24" $(BIN)/wbagent-ui -screenshot scripts/screenshot.sh
 	@ls screenshots/*.png
+
+screenshots-tray: deps
+	@scripts/deps.sh x11-apps x11-utils imagemagick trayer xdotool
+	$(GO) build -o $(BIN)/ ./cmd/wbagent-tray
+	xvfb-run -a -s "-screen 0 1024x768x24" scripts/screenshot-tray.sh $(BIN) docs/screenshots
 
 clean:
 	rm -rf $(BIN)

@@ -53,7 +53,7 @@ func Follow(ctx context.Context, dial Dial, b Backoff, log *slog.Logger, update 
 	delay := b.Min
 	lastErr := ""
 	for ctx.Err() == nil {
-		worked, err := follow(ctx, dial, b.FirstEvent, &snap, update)
+		worked, err := follow(ctx, dial, b.FirstEvent, log, &snap, update)
 		if ctx.Err() != nil {
 			return
 		}
@@ -80,7 +80,7 @@ func Follow(ctx context.Context, dial Dial, b Backoff, log *slog.Logger, update 
 }
 
 // follow reads one stream until it fails, reporting whether it delivered a state event.
-func follow(ctx context.Context, dial Dial, firstEvent time.Duration, snap *Snapshot, update func(*Snapshot)) (worked bool, err error) {
+func follow(ctx context.Context, dial Dial, firstEvent time.Duration, log *slog.Logger, snap *Snapshot, update func(*Snapshot)) (worked bool, err error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st, err := dial(sctx)
@@ -119,7 +119,10 @@ func follow(ctx context.Context, dial Dial, firstEvent time.Duration, snap *Snap
 				return worked, errors.New("tray: the service sent nothing for too long after the stream opened")
 			}
 		}
-		worked = worked || snap.Connected
+		if !worked && snap.Connected {
+			worked = true
+			log.Info("tray: following the service's watch stream")
+		}
 		update(snap)
 	}
 }

@@ -57,7 +57,7 @@ func TestRealServiceReachesTheTray(t *testing.T) {
 	// This test's user is not linked yet: the tray offers to link.
 	waitFor("the tray offers to link", 5*time.Second, func(v tray.View) bool {
 		it, ok := find(v, "link")
-		return ok && it.Title == "Link my EMIS account…"
+		return ok && it.Title == "Clinicians: link my EMIS account…"
 	})
 
 	// Link to a simulated GP (as `wbagent link --username` does), then a writeback for them arrives.

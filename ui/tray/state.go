@@ -33,7 +33,7 @@ const maxTooltip = 127
 
 // maxTitle is the longest menu item, in characters, before it is cut short so the menu
 // stays a sensible width.
-const maxTitle = 80
+const maxTitle = 100
 
 // oneLine joins the lines of s with spaces and collapses runs of white space, as a menu
 // item shows a single line.

@@ -2,6 +2,7 @@ package tray
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/writeback-agent/wbagent/agent/condition"
@@ -147,14 +148,11 @@ func Build(s *Snapshot, p Prefs, now time.Time) View {
 		statusLine = "Filing has stopped"
 	case icon == Attention && (len(problems) > 0 || st.State == condition.Attention && confirm+attention == 0):
 		summary = "needs attention"
-		statusLine = "Filing, but something needs attention"
+		statusLine = "Something needs attention"
 	}
-	if len(problems) > 0 {
-		statusLine = oneLine(problems[0].Title)
-		if problems[0].Severity == condition.Blocking {
-			statusLine = "Filing stopped: " + statusLine
-		}
-	}
+	// The status line answers "does filing work?"; the problems follow it as items, most
+	// severe first, each with who fixes it (a status line repeating the first title made
+	// the menu say everything twice, cut short both times).
 	items := []Item{{ID: "status", Section: SectionStatus, Title: truncateRunes(statusLine, maxTitle)}}
 	if !st.LastFiledAt.IsZero() {
 		items = append(items, Item{ID: "last-filed", Section: SectionStatus, Title: "Last filed " + when(st.LastFiledAt, now)})
@@ -192,13 +190,13 @@ func Build(s *Snapshot, p Prefs, now time.Time) View {
 			tip = "You can fix this: opens the steps."
 		}
 		items = append(items, Item{ID: "cond:" + c.Code, Section: SectionActions, Enabled: true,
-			Title:   truncateRunes(label+oneLine(c.Title), maxTitle-1) + "…",
+			Title:   opens(label + oneLine(c.Title)),
 			Tooltip: tip,
 			Action:  Action{Kind: ActOpen, Window: WindowProblems}})
 	}
 	switch {
 	case caller != nil && !linked:
-		items = append(items, Item{ID: "link", Section: SectionActions, Enabled: true, Title: "Link my EMIS account…",
+		items = append(items, Item{ID: "link", Section: SectionActions, Enabled: true, Title: "Clinicians: link my EMIS account…",
 			Tooltip: "Clinicians: sign in to EMIS once so the agent can file your consultations",
 			Action:  Action{Kind: ActLink}})
 	case relink:
@@ -259,6 +257,12 @@ func ownerLabel(c condition.Condition, linked, relink, admin bool, attention int
 	default: // the practice manager, or an owner this version does not know
 		return "Practice manager: ", false
 	}
+}
+
+// opens returns the title of an item that opens a window: cut to fit, ending with one "…".
+func opens(title string) string {
+	r := []rune(strings.TrimSuffix(title, "…"))
+	return string(r[:min(len(r), maxTitle-1)]) + "…"
 }
 
 // ownerName names who fixes a condition, for tooltips.

@@ -113,6 +113,9 @@ func checkInvariants(t *testing.T, name string, v View) {
 		if n := len([]rune(it.Title)); n > maxTitle || n == 0 {
 			t.Errorf("%s: item %q title has %d characters", name, it.ID, n)
 		}
+		if strings.Contains(it.Title, "……") {
+			t.Errorf("%s: item %q title has two ellipses", name, it.ID)
+		}
 		if strings.Contains(it.Title, "\n") {
 			t.Errorf("%s: item %q title has a line break", name, it.ID)
 		}
@@ -293,9 +296,9 @@ func TestStatusLine(t *testing.T) {
 	}{
 		{"nothing", nil, "Filing normally", "Writeback Agent: filing normally"},
 		{"info only", []condition.Condition{awaiting}, "Filing normally", "Writeback Agent: filing normally"},
-		{"a warning", []condition.Condition{unreachable}, unreachable.Title,
+		{"a warning", []condition.Condition{unreachable}, "Something needs attention",
 			"Writeback Agent: needs attention\n" + unreachable.Title},
-		{"blocking beats warning", []condition.Condition{unreachable, notActivated}, "Filing stopped: " + notActivated.Title[:63] + "…",
+		{"blocking beats warning", []condition.Condition{unreachable, notActivated}, "Filing has stopped",
 			"Writeback Agent: filing has stopped\n" + notActivated.Title},
 	}
 	for _, tt := range tests {
@@ -307,6 +310,12 @@ func TestStatusLine(t *testing.T) {
 		if v.Tooltip != tt.tip {
 			t.Errorf("%s: tooltip %q, want %q", tt.name, v.Tooltip, tt.tip)
 		}
+	}
+	// The problems follow the status line, most severe first.
+	v := Build(snap(receptionist, []condition.Condition{unreachable, notActivated}), Prefs{}, now)
+	if got := titles(v, SectionActions); len(got) < 2 || !strings.HasPrefix(got[0], "Practice manager: The Writeback Agent application") ||
+		!strings.HasPrefix(got[1], "IT: The clinical system cannot be reached") {
+		t.Errorf("actions %q: want the blocking problem first", got)
 	}
 	// The service's own verdict is never made calmer.
 	s := snap(receptionist, nil)
@@ -322,8 +331,8 @@ func TestLinkItems(t *testing.T) {
 		caller *apitype.Caller
 		want   string
 	}{
-		{"not linked", receptionist, "Link my EMIS account…"},
-		{"administrator not linked", itAdmin, "Link my EMIS account…"},
+		{"not linked", receptionist, "Clinicians: link my EMIS account…"},
+		{"administrator not linked", itAdmin, "Clinicians: link my EMIS account…"},
 		{"linked", clinician, ""},
 		{"relink needed", relinker, "Sign in again…"},
 		{"a service that does not say who is calling", nil, ""},
@@ -353,7 +362,7 @@ func TestManyConditionsEndWithMore(t *testing.T) {
 	checkInvariants(t, "many conditions", v)
 	got := titles(v, SectionActions)
 	want := []string{"Practice manager: Problem 0…", "Practice manager: Problem 1…", "Practice manager: Problem 2…",
-		"Practice manager: Problem 3…", "Practice manager: Problem 4…", "More problems (3)…", "Link my EMIS account…"}
+		"Practice manager: Problem 3…", "Practice manager: Problem 4…", "More problems (3)…", "Clinicians: link my EMIS account…"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("actions %q, want %q", got, want)
 	}
@@ -372,8 +381,8 @@ func TestLongTitlesAreCut(t *testing.T) {
 	for _, caller := range []*apitype.Caller{receptionist, itAdmin, clinician} {
 		v := Build(snap(caller, conds, recs...), Prefs{}, now)
 		checkInvariants(t, "long", v)
-		if st := item(t, v, "status").Title; !strings.HasSuffix(st, "…") || len([]rune(st)) != maxTitle {
-			t.Errorf("status line %q not cut to %d", st, maxTitle)
+		if it := item(t, v, "cond:long").Title; !strings.HasSuffix(it, "…") || len([]rune(it)) != maxTitle {
+			t.Errorf("item %q not cut to %d", it, maxTitle)
 		}
 		if !strings.HasPrefix(v.Tooltip, "Writeback Agent: filing has stopped\nΩ") || !strings.HasSuffix(v.Tooltip, "…") {
 			t.Errorf("tooltip %q", v.Tooltip)
