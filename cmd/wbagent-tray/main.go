@@ -19,10 +19,14 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"os/signal"
 	"syscall"
+
+	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/writeback-agent/wbagent/agent/safesocket"
 )
@@ -32,6 +36,19 @@ var version = "dev"
 
 // socketEnv names the environment variable that overrides the default socket (as for wbagent).
 const socketEnv = "WBAGENT_SOCKET"
+
+// logOutput is where the tray logs: standard error, and a small rotated file in the user's
+// cache folder (%LocalAppData%\WritebackAgent\tray.log on Windows), where the tray of a
+// session with no console can be read by IT.
+func logOutput() io.Writer {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return os.Stderr
+	}
+	return io.MultiWriter(os.Stderr, &lumberjack.Logger{
+		Filename: filepath.Join(dir, "WritebackAgent", "tray.log"), MaxSize: 1, MaxBackups: 1,
+	})
+}
 
 func main() {
 	defSocket := os.Getenv(socketEnv)
@@ -54,7 +71,18 @@ func main() {
 		fmt.Println("wbagent-tray", version)
 		return
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	log := slog.New(slog.NewTextHandler(logOutput(), nil))
+	// One tray per desktop session: a second start (autostart and a shortcut, say) leaves.
+	if *fixture == "" {
+		first, err := claimSession()
+		if err != nil {
+			log.Warn("tray: cannot tell whether another tray runs in this session", "err", err)
+		}
+		if !first {
+			log.Info("tray: already running in this session")
+			return
+		}
+	}
 	sh := newShell(*socket, *fixture, log)
 
 	// Leave the notification area tidily when the session ends or someone interrupts.
