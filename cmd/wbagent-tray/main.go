@@ -22,8 +22,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"gopkg.in/natefinch/lumberjack.v2"
