@@ -55,6 +55,10 @@ func OpenWindow(w Window, env []string) error {
 	return nil
 }
 
+// requestTimeout bounds each request to the service made while linking (the service checks
+// the sign-in with the clinical system before it answers).
+const requestTimeout = 30 * time.Second
+
 // SignInTimeout bounds how long Link waits for the user to sign in in the browser.
 const SignInTimeout = 5 * time.Minute
 
@@ -62,17 +66,21 @@ const SignInTimeout = 5 * time.Minute
 // exactly as `wbagent link` does, through package signin) and hands the sign-in to the
 // service, which verifies and stores it. open shows the sign-in page.
 func Link(ctx context.Context, c *client.Client, open func(url string) error) (*apitype.LinkState, error) {
-	st, err := c.LinkState(ctx)
+	reqCtx, cancel := context.WithTimeout(ctx, requestTimeout)
+	st, err := c.LinkState(reqCtx)
+	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("tray: link: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, SignInTimeout)
+	signCtx, cancel := context.WithTimeout(ctx, SignInTimeout)
+	res, err := signin.Browser(signCtx, &http.Client{Timeout: 30 * time.Second}, st.Settings, open)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("tray: link: %w", err)
+	}
+	reqCtx, cancel = context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	res, err := signin.Browser(ctx, &http.Client{Timeout: 30 * time.Second}, st.Settings, open)
-	if err != nil {
-		return nil, fmt.Errorf("tray: link: %w", err)
-	}
-	linked, err := c.Link(ctx, apitype.LinkRequest{ClinicalUserID: res.User.ID, AccessToken: res.Token.AccessToken,
+	linked, err := c.Link(reqCtx, apitype.LinkRequest{ClinicalUserID: res.User.ID, AccessToken: res.Token.AccessToken,
 		RefreshToken: res.Token.RefreshToken, TokenType: res.Token.TokenType, Expiry: res.Token.Expiry})
 	if err != nil {
 		return nil, fmt.Errorf("tray: link: %w", err)
