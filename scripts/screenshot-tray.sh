@@ -9,7 +9,9 @@
 #                                                          is not activated in EMAS Manager
 #
 # The tray replays recorded watch events (wbagent-tray -fixture, scripts/tray-fixtures/) so
-# each picture shows a known state; offline is the real thing (no service at the socket).
+# each picture shows a known state (the last filing at 08:47 today); offline is the real thing
+# (no service at the socket). The PNGs are stripped of timestamps, so unchanged pictures make
+# no change to commit.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bin=$1
@@ -40,7 +42,7 @@ start_tray() { # start_tray FIXTURE|offline
 	if [ "$1" = offline ]; then
 		"$bin/wbagent-tray" -socket "$work/no-service.sock" >"$work/tray.log" 2>&1 &
 	else
-		sed "s/LASTFILED/$(date -u -d '-23 minutes' +%Y-%m-%dT%H:%M:00Z)/" "$root/scripts/tray-fixtures/$1.ndjson" >"$work/$1.ndjson"
+		sed "s/LASTFILED/$(date -d 'today 08:47' +%Y-%m-%dT%H:%M:00%:z)/" "$root/scripts/tray-fixtures/$1.ndjson" >"$work/$1.ndjson"
 		"$bin/wbagent-tray" -fixture "$work/$1.ndjson" >"$work/tray.log" 2>&1 &
 	fi
 	tray_pid=$!
@@ -53,7 +55,7 @@ stop_tray() {
 	sleep 0.5
 }
 grab() { # grab GEOMETRY FILE [SCALE]
-	xwd -root -silent | convert xwd:- -crop "$1" +repage ${3:+-filter point -resize $3} "$2"
+	xwd -root -silent | convert xwd:- -crop "$1" +repage ${3:+-filter point -resize $3} -strip "$2"
 }
 
 for state in ok attention blocked offline; do
@@ -67,7 +69,7 @@ for state in ok attention blocked offline; do
 	grab "32x32+$((width - 32))+0" "$out/tray-icon-$state.png" 300%
 	stop_tray
 done
-convert "$out"/tray-icon-{ok,attention,blocked,offline}.png -background white -splice 12x0 +append -chop 12x0 "$out/tray-icons.png"
+convert "$out"/tray-icon-{ok,attention,blocked,offline}.png -background white -splice 12x0 +append -chop 12x0 -strip "$out/tray-icons.png"
 
 menu() { # menu FIXTURE NAME
 	start_tray "$1"
@@ -77,7 +79,7 @@ menu() { # menu FIXTURE NAME
 	# Paint the bare (black) root window a desktop blue, from the corner: the menu's own text is
 	# not connected to it.
 	convert "$work/menu.png" -fill '#2f5f8f' -draw 'color 0,0 floodfill' -trim +repage \
-		-bordercolor '#2f5f8f' -border 8 "$out/tray-menu-$2.png"
+		-bordercolor '#2f5f8f' -border 8 -strip "$out/tray-menu-$2.png"
 	xdotool key Escape
 	stop_tray
 }
