@@ -153,7 +153,14 @@ func Build(s *Snapshot, p Prefs, now time.Time) View {
 	// The status line answers "does filing work?"; the problems follow it as items, most
 	// severe first, each with who fixes it (a status line repeating the first title made
 	// the menu say everything twice, cut short both times).
-	items := []Item{{ID: "status", Section: SectionStatus, Title: truncateRunes(statusLine, maxTitle)}}
+	status := Item{ID: "status", Section: SectionStatus, Title: truncateRunes(statusLine, maxTitle)}
+	if len(problems) > 0 || icon == Blocked {
+		// Enabled, so that it reads in full contrast rather than greyed out, and opens the
+		// problems with their steps.
+		status.Enabled, status.Action = true, Action{Kind: ActOpen, Window: WindowProblems}
+		status.Tooltip = "Opens the problems and the steps that fix them"
+	}
+	items := []Item{status}
 	if !st.LastFiledAt.IsZero() {
 		items = append(items, Item{ID: "last-filed", Section: SectionStatus, Title: "Last filed " + when(st.LastFiledAt, now)})
 	}

@@ -214,8 +214,8 @@ func TestCounts(t *testing.T) {
 				t.Errorf("%s: %s item %+v, want %q opening %s", tt.name, c.id, it, c.want, c.w)
 			}
 		}
-		if got := item(t, v, "status").Title; got != "Filing normally" {
-			t.Errorf("%s: status line %q: filings waiting are work, not a fault", tt.name, got)
+		if got := item(t, v, "status"); got.Title != "Filing normally" || got.Enabled {
+			t.Errorf("%s: status line %q (enabled %v): filings waiting are work, not a fault", tt.name, got.Title, got.Enabled)
 		}
 		if tt.review != "" && !strings.Contains(v.Tooltip, "wait for you") && !strings.Contains(v.Tooltip, "waits for you") {
 			t.Errorf("%s: tooltip %q does not count the filings waiting", tt.name, v.Tooltip)
@@ -304,8 +304,11 @@ func TestStatusLine(t *testing.T) {
 	for _, tt := range tests {
 		v := Build(snap(receptionist, tt.conds), Prefs{}, now)
 		checkInvariants(t, tt.name, v)
-		if got := item(t, v, "status"); got.Title != tt.want || got.Enabled {
+		if got := item(t, v, "status"); got.Title != tt.want || got.Enabled != (tt.want != "Filing normally") {
 			t.Errorf("%s: status line %q (enabled %v), want %q", tt.name, got.Title, got.Enabled, tt.want)
+		}
+		if got := item(t, v, "status"); got.Enabled && got.Action != (Action{Kind: ActOpen, Window: WindowProblems}) {
+			t.Errorf("%s: status line does %+v, want it to open the problems", tt.name, got.Action)
 		}
 		if v.Tooltip != tt.tip {
 			t.Errorf("%s: tooltip %q, want %q", tt.name, v.Tooltip, tt.tip)
