@@ -43,6 +43,8 @@ type shell struct {
 	prefs    tray.Prefs
 	notifier tray.Notifier
 	noteAt   *time.Timer
+	last     *tray.Snapshot // the latest, to show again at midnight ("Last filed yesterday …")
+	midnight *time.Timer
 	status   tray.Status
 	tooltip  string
 	slots    []*slot // status, then actions
@@ -123,6 +125,28 @@ func (sh *shell) update(s *tray.Snapshot) {
 	now := time.Now()
 	sh.show(tray.Build(s, sh.prefs, now))
 	sh.deliver(sh.notifier.Observe(s, sh.prefs, now))
+	sh.last = s.Clone()
+	if sh.midnight == nil {
+		sh.midnight = time.AfterFunc(untilMidnight(now), sh.newDay)
+	}
+}
+
+// newDay shows the latest state again when the date changes, so "Last filed 14:32" becomes
+// "Last filed yesterday 14:32" without waiting for the service to say anything.
+func (sh *shell) newDay() {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	now := time.Now()
+	if sh.last != nil {
+		sh.show(tray.Build(sh.last, sh.prefs, now))
+	}
+	sh.midnight = time.AfterFunc(untilMidnight(now), sh.newDay)
+}
+
+// untilMidnight returns the time from now to the next local midnight (and a second).
+func untilMidnight(now time.Time) time.Duration {
+	y, m, d := now.Date()
+	return time.Date(y, m, d+1, 0, 0, 1, 0, now.Location()).Sub(now)
 }
 
 // show puts v on screen, touching only what changed. sh.mu must be held.

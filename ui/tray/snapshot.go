@@ -3,6 +3,7 @@ package tray
 import (
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/writeback-agent/wbagent/agent/localapi/apitype"
 	"github.com/writeback-agent/wbagent/agent/queue"
@@ -60,6 +61,13 @@ func (s *Snapshot) Apply(e apitype.Event) error {
 		}
 	}
 	return nil
+}
+
+// Clone returns a copy of s that later events do not change.
+func (s *Snapshot) Clone() *Snapshot {
+	c := *s
+	c.Records = maps.Clone(s.Records)
+	return &c
 }
 
 // Disconnect forgets everything: the tray knows nothing while the service is away.

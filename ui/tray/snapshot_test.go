@@ -36,6 +36,11 @@ func TestSnapshotFollowsEvents(t *testing.T) {
 	if c, a := s.Mine(); c != 1 || a != 0 || len(s.Records) != 3 || s.Status.State != "attention" || !s.Status.Caller.RelinkNeeded {
 		t.Errorf("after changes: mine %d, %d; %d records; %+v", c, a, len(s.Records), s.Status)
 	}
+	c := s.Clone()
+	s.Apply(apitype.Event{Type: apitype.EventRecord, Record: &apitype.Record{ID: 9, State: queue.NeedsConfirmation, Mine: true}})
+	if len(c.Records) != 3 || len(s.Records) != 4 {
+		t.Errorf("the clone follows the original: %d and %d records", len(c.Records), len(s.Records))
+	}
 	s.Disconnect()
 	if s.Connected || len(s.Records) != 0 {
 		t.Errorf("after Disconnect: %+v", s)
