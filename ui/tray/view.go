@@ -151,8 +151,7 @@ func Build(s *Snapshot, p Prefs, now time.Time) View {
 		statusLine = "Something needs attention"
 	}
 	// The status line answers "does filing work?"; the problems follow it as items, most
-	// severe first, each with who fixes it (a status line repeating the first title made
-	// the menu say everything twice, cut short both times).
+	// severe first, each with who fixes it, so no title is shown twice.
 	status := Item{ID: "status", Section: SectionStatus, Title: truncateRunes(statusLine, maxTitle)}
 	if len(problems) > 0 || icon == Blocked {
 		// Enabled, so that it reads in full contrast rather than greyed out, and opens the
@@ -179,19 +178,26 @@ func Build(s *Snapshot, p Prefs, now time.Time) View {
 			Title:  fmt.Sprintf("%d of yours %s attention…", attention, verb),
 			Action: Action{Kind: ActOpen, Window: WindowAttention}})
 	}
-	listed := 0
+	type listedProblem struct {
+		c     condition.Condition
+		label string
+		mine  bool
+	}
+	var listable []listedProblem
 	for _, c := range problems {
 		label, mine := ownerLabel(c, linked, relink, admin, attention)
-		if label == "" {
-			continue // already offered above
+		if label != "" { // "" : already offered above
+			listable = append(listable, listedProblem{c, label, mine})
 		}
-		if listed == maxConditionItems {
+	}
+	for i, p := range listable {
+		c, label, mine := p.c, p.label, p.mine
+		if i == maxConditionItems {
 			items = append(items, Item{ID: "more", Section: SectionActions, Enabled: true,
-				Title:  fmt.Sprintf("More problems (%d)…", len(problems)-listed),
+				Title:  fmt.Sprintf("More problems (%d)…", len(listable)-i),
 				Action: Action{Kind: ActOpen, Window: WindowProblems}})
 			break
 		}
-		listed++
 		tip := "Who fixes it: " + ownerName(c.Owner) + ". Opens the steps."
 		if mine {
 			tip = "You can fix this: opens the steps."

@@ -361,6 +361,8 @@ func TestManyConditionsEndWithMore(t *testing.T) {
 		conds = append(conds, condition.Condition{Code: fmt.Sprintf("c%d", i), Severity: condition.Warning,
 			Owner: condition.PracticeManager, Title: fmt.Sprintf("Problem %d", i)})
 	}
+	// Problems offered by another item are not counted among the more.
+	conds = append(conds, noneLinked)
 	v := Build(snap(receptionist, conds), Prefs{}, now)
 	checkInvariants(t, "many conditions", v)
 	got := titles(v, SectionActions)
