@@ -267,7 +267,7 @@ func (sh *shell) link() {
 	if name == "" {
 		name = st.Link.ClinicalUserID
 	}
-	sh.notify(tray.Note{Title: "Writeback Agent: linked", Body: "Your filings are now made as " + name + "."})
+	sh.notify(tray.Note{Title: "Writeback Agent: linked", Body: "Linked to your EMIS account (" + name + "). Your filings will be made as you."})
 }
 
 // toggleMute flips the user's mute choice and keeps it.
