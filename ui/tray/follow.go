@@ -29,15 +29,17 @@ func DialClient(c *client.Client) Dial {
 }
 
 // Backoff bounds the wait between attempts to reach the service: Min after a stream that
-// worked, doubling after each failed attempt up to Max. FirstEvent bounds how long a new
-// stream may take to send its first event before it is abandoned.
+// worked for at least Stable, doubling after each other attempt up to Max (so a service that
+// keeps dropping the stream at once is not reconnected to ever faster). FirstEvent bounds how
+// long a new stream may take to send its first event before it is abandoned.
 type Backoff struct {
 	Min, Max   time.Duration
+	Stable     time.Duration
 	FirstEvent time.Duration
 }
 
 // DefaultBackoff is the tray's: retry after half a second, at most every 30 s.
-var DefaultBackoff = Backoff{Min: 500 * time.Millisecond, Max: 30 * time.Second, FirstEvent: 30 * time.Second}
+var DefaultBackoff = Backoff{Min: 500 * time.Millisecond, Max: 30 * time.Second, Stable: 10 * time.Second, FirstEvent: 30 * time.Second}
 
 // Follow keeps a watch stream open until ctx ends, folding its events into a Snapshot and
 // calling update after each event that changed it, and once with a disconnected Snapshot
@@ -53,11 +55,12 @@ func Follow(ctx context.Context, dial Dial, b Backoff, log *slog.Logger, update 
 	delay := b.Min
 	lastErr := ""
 	for ctx.Err() == nil {
+		start := time.Now()
 		worked, err := follow(ctx, dial, b.FirstEvent, log, &snap, update)
 		if ctx.Err() != nil {
 			return
 		}
-		if worked {
+		if worked && time.Since(start) >= b.Stable {
 			delay = b.Min
 		}
 		if msg := err.Error(); msg != lastErr || worked {

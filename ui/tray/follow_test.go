@@ -278,3 +278,16 @@ func TestFollowStopsWithItsContext(t *testing.T) {
 	v, _ := startFollow(t, svc, DefaultBackoff)
 	v.waitFor(t, "connected", hasReview)
 }
+
+func TestFollowDoesNotHurryAServiceThatDropsTheStream(t *testing.T) {
+	// Each stream sends the state and ends at once: a service in a crash loop.
+	b := Backoff{Min: 2 * time.Millisecond, Max: 32 * time.Millisecond, Stable: time.Hour, FirstEvent: time.Second}
+	svc := &fakeService{dials: []any{&fakeStream{script: []step{{e: stateEvent(clinician, "waiting")}}, end: io.EOF}}}
+	startFollow(t, svc, b)
+	time.Sleep(250 * time.Millisecond)
+	// 2, 4, 8, 16, 32, 32, … ms: about 11 attempts in 250 ms; resetting to 2 ms each time
+	// would make over a hundred.
+	if n := svc.attempts(); n < 4 || n > 20 {
+		t.Errorf("%d attempts in 250 ms", n)
+	}
+}
