@@ -3,12 +3,16 @@ package tray_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/writeback-agent/wbagent/agent/client"
-	"github.com/writeback-agent/wbagent/agent/localapi/apitype"
 	"github.com/writeback-agent/wbagent/agent/servicetest"
 	"github.com/writeback-agent/wbagent/ui/tray"
 )
@@ -60,12 +64,15 @@ func TestRealServiceReachesTheTray(t *testing.T) {
 		return ok && it.Title == "Clinicians: link my EMIS account…"
 	})
 
-	// Link to a simulated GP (as `wbagent link --username` does), then a writeback for them arrives.
+	// "Link my EMIS account…": the PKCE sign-in in this process, a simulated GP at the
+	// browser; then a writeback for them arrives.
 	who := stack.Clinicians[0]
-	res := stack.SignIn(t, who)
-	if _, err := c.Link(ctx, apitype.LinkRequest{ClinicalUserID: res.User.ID, AccessToken: res.Token.AccessToken,
-		RefreshToken: res.Token.RefreshToken, TokenType: res.Token.TokenType, Expiry: res.Token.Expiry}); err != nil {
+	st, err := tray.Link(ctx, c, browser(who.Username, who.Password))
+	if err != nil {
 		t.Fatal(err)
+	}
+	if st.Link == nil || st.Link.ClinicalUserID != servicetest.ClinicalUserID(who) {
+		t.Fatalf("linked %+v, want clinical user %s", st.Link, servicetest.ClinicalUserID(who))
 	}
 	waitFor("the link is gone from the menu", time.Second, func(v tray.View) bool { _, ok := find(v, "link"); return !ok && v.Status != tray.Offline })
 
@@ -88,4 +95,34 @@ func TestRealServiceReachesTheTray(t *testing.T) {
 		t.Errorf("tooltip %q", v.Tooltip)
 	}
 	cancel()
+}
+
+// browser plays the clinician at the browser: it follows the sign-in address, signs in on
+// the simulator's page and follows the redirect back to the tray's loopback listener.
+func browser(username, password string) func(string) error {
+	return func(authURL string) error {
+		jar, _ := cookiejar.New(nil)
+		hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+		resp, err := hc.Get(authURL)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		id := resp.Request.URL.Query().Get("authRequestID")
+		if id == "" {
+			return fmt.Errorf("no sign-in page: ended at %s", resp.Request.URL)
+		}
+		form := url.Values{"authRequestID": {id}, "username": {username}, "password": {password}}
+		resp, err = hc.PostForm(resp.Request.URL.ResolveReference(&url.URL{Path: "/login"}).String(), form)
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("after signing in: %s: %s", resp.Status, body)
+		}
+		return nil
+	}
 }
