@@ -76,10 +76,10 @@ func (f *lastFiled) latest(s *Server) time.Time {
 			return nil
 		})
 		if err != nil {
+			// Not tried again on every status: the filings from now on still count.
 			s.opts.Logger.Warn("status: find the last filing", "err", err)
-		} else {
-			f.loaded = true
 		}
+		f.loaded = true
 	}
 	return f.at
 }
