@@ -42,7 +42,7 @@ type Backoff struct {
 var DefaultBackoff = Backoff{Min: 500 * time.Millisecond, Max: 30 * time.Second, Stable: 10 * time.Second, FirstEvent: 30 * time.Second}
 
 // Follow keeps a watch stream open until ctx ends, folding its events into a Snapshot and
-// calling update after each event that changed it, and once with a disconnected Snapshot
+// calling update after each event, and once with a disconnected Snapshot
 // whenever the service cannot be reached or its stream breaks or sends a malformed event
 // (each such failure is logged once per change). It waits on the stream and on timers
 // only: it never polls. update runs on Follow's goroutine and must not keep s.

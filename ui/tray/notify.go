@@ -90,14 +90,14 @@ func (n *Notifier) Observe(s *Snapshot, p Prefs, now time.Time) []Note {
 	}
 
 	ids := s.mineWaiting()
-	now2 := map[uint64]bool{}
+	current := map[uint64]bool{}
 	for _, id := range ids {
-		now2[id] = true
+		current[id] = true
 		if !n.waiting[id] {
 			n.newWait++
 		}
 	}
-	n.waiting = now2
+	n.waiting = current
 	if n.newWait > 0 {
 		n.held[NoteWaiting] = true
 	}
