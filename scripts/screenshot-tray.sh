@@ -35,7 +35,7 @@ width=$(xdpyinfo 2>/dev/null | awk '/dimensions:/ {split($2, d, "x"); print d[1]
 width=${width:-1024}
 
 # Keep notifications and preferences out of the user's own folders.
-export XDG_CONFIG_HOME=$work/config DBUS_SESSION_BUS_ADDRESS=disabled:
+export XDG_CONFIG_HOME=$work/config XDG_CACHE_HOME=$work/cache DBUS_SESSION_BUS_ADDRESS=disabled:
 
 tray_pid=
 start_tray() { # start_tray FIXTURE|offline
