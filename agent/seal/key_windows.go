@@ -49,8 +49,8 @@ func (systemDPAPI) unprotect(b, entropy []byte) ([]byte, error) {
 	return take(&out), nil
 }
 
-// protectMachine protects data in machine scope, as earlier versions did (tests make legacy
-// keys with it).
+// protectMachine protects data in machine scope: hand-offs (handoff.go), and the data key as
+// earlier versions did (tests make legacy keys with it).
 func (systemDPAPI) protectMachine(data, entropy []byte) ([]byte, error) {
 	var out windows.DataBlob
 	flags := uint32(windows.CRYPTPROTECT_LOCAL_MACHINE | windows.CRYPTPROTECT_UI_FORBIDDEN)
@@ -58,4 +58,15 @@ func (systemDPAPI) protectMachine(data, entropy []byte) ([]byte, error) {
 		return nil, fmt.Errorf("CryptProtectData: %w", err)
 	}
 	return take(&out), nil
+}
+
+// handoffEntropy is DPAPI's secondary secret for hand-offs (handoff.go).
+var handoffEntropy = []byte("WritebackAgent hand-off v1")
+
+func protectHandoff(secret []byte) ([]byte, error) {
+	return systemDPAPI{}.protectMachine(secret, handoffEntropy)
+}
+
+func unprotectHandoff(blob []byte) ([]byte, error) {
+	return systemDPAPI{}.unprotect(blob, handoffEntropy)
 }

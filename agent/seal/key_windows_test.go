@@ -74,3 +74,19 @@ func TestWindowsKeyIsUserScopeAndMigrates(t *testing.T) {
 func underWine() bool {
 	return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
 }
+
+// A hand-off opens again, and is not the secret in clear.
+func TestWindowsHandoffRoundTrip(t *testing.T) {
+	secret := []byte("canary-handoff-secret")
+	blob, err := ProtectHandoff(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(blob, secret) {
+		t.Error("the hand-off holds the secret in clear")
+	}
+	got, err := UnprotectHandoff(blob)
+	if err != nil || !bytes.Equal(got, secret) {
+		t.Errorf("UnprotectHandoff = %q, %v", got, err)
+	}
+}
