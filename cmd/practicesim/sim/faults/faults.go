@@ -23,7 +23,7 @@ type Settings struct {
 	TimeoutAfterCommitRate float64 `json:"timeoutAfterCommitRate"` // 0..1: share of filings committed but unanswered
 	// IgnoreConsultationGUID files each consultation under a GUID of the simulator's own
 	// instead of the one sent, as a clinical system that does not keep it would.
-	IgnoreConsultationGUID bool `json:"ignoreConsultationGuid,omitempty"`
+	IgnoreConsultationGUID bool `json:"ignoreConsultationGuid"`
 }
 
 // Validate reports settings that make no sense.
