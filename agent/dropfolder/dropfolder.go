@@ -131,6 +131,7 @@ func (c Component) Run(ctx context.Context, env service.Env) error {
 	env.Conditions.Set(Name, nil)
 	l := &loop{c: c, env: env, dir: dir, timers: map[string]*time.Timer{}, due: make(chan string)}
 	defer l.stopTimers()
+	l.purgeProcessed()
 	l.scan(ctx)
 	env.Logger.Info("watching the drop folder", "folder", dir)
 	for {
@@ -315,6 +316,39 @@ func (l *loop) processed(name string, res queue.Result) error {
 		return fmt.Errorf("drop folder: delete the queued file: %w", err)
 	}
 	return durable.SyncDir(l.dir)
+}
+
+// purgeProcessed deletes the queued files earlier versions kept in processed/ (patient data
+// in clear), each replaced by a receipt.
+func (l *loop) purgeProcessed() {
+	sub := filepath.Join(l.dir, ProcessedDir)
+	entries, err := os.ReadDir(sub)
+	if err != nil {
+		l.env.Logger.Warn("drop folder: cannot list processed", "err", err)
+		return
+	}
+	n := 0
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !isDropFile(e.Name()) {
+			continue
+		}
+		base := strings.TrimSuffix(e.Name(), filepath.Ext(e.Name()))
+		receipt := l.freeName(ProcessedDir, base, ReceiptSuffix, "")
+		text := "This file was queued by an earlier version of Writeback Agent, which kept it here; it was deleted at " +
+			time.Now().UTC().Format(time.RFC3339) + ": its content is kept, encrypted, only in the service's queue.\n"
+		if err := durable.WriteFile(filepath.Join(sub, receipt), []byte(text), 0o600); err != nil {
+			l.env.Logger.Error("drop folder: a receipt could not be written; the processed file is kept", "err", err)
+			continue
+		}
+		if err := os.Remove(filepath.Join(sub, e.Name())); err != nil {
+			l.env.Logger.Error("drop folder: a processed file could not be deleted", "err", err)
+			continue
+		}
+		n++
+	}
+	if n > 0 {
+		l.env.Logger.Info("drop folder: deleted the queued files earlier versions kept in processed", "files", n)
+	}
 }
 
 // checkSubfolder returns an *paths.UnsafeError unless path is a folder that is not a link.

@@ -110,3 +110,23 @@ func TestDropFolderRefusesALinkedSubfolder(t *testing.T) {
 		t.Errorf("the service wrote through the link: %v", entries)
 	}
 }
+
+// Queued files an earlier version kept in processed/ (patient data in clear) are deleted at
+// start, each leaving a receipt.
+func TestDropFolderDeletesFilesEarlierVersionsKept(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, dropfolder.ProcessedDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(dir, dropfolder.ProcessedDir, "old.json")
+	if err := os.WriteFile(old, []byte(`{"patient":{"familyName":"Zzyzxcanary"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start(t, dir)
+	waitFile(t, filepath.Join(dir, dropfolder.ProcessedDir, "old"+dropfolder.ReceiptSuffix))
+	gone(t, old)
+	receipt, _ := os.ReadFile(filepath.Join(dir, dropfolder.ProcessedDir, "old"+dropfolder.ReceiptSuffix))
+	if strings.Contains(string(receipt), "Zzyzxcanary") {
+		t.Errorf("receipt %q quotes the file", receipt)
+	}
+}
