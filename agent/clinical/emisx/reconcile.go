@@ -34,8 +34,8 @@ const MaxCodeScheme = 8
 // in the record, it looks in the patient's record (GetMedicalRecord) for a consultation on
 // the filing's date (UK time) by its author whose entries are exactly the filing's: its
 // summary, each code with its scheme, value and unit, and each attachment's name (terms are
-// ignored: the system may display its own). A consultation found so is reported with the
-// GUID the system gave it.
+// ignored: the system may display its own), skipping one kept under the agent's GUID of
+// another writeback. A consultation found so is reported with the GUID the system gave it.
 func (cl *Client) FindFiling(ctx context.Context, f *clinical.Filing) (clinical.Consultation, error) {
 	id, err := int32Param("GetMedicalRecord", f.PatientID, clinical.ErrPatientNotFound)
 	if err != nil {
@@ -73,11 +73,20 @@ func (cl *Client) findContent(rec medicalRecord, f *clinical.Filing) (clinical.C
 		if c.UserID == nil || c.UserID.DBID != f.ClinicalUserID || (date != "" && c.AssignedDate != date) {
 			continue
 		}
+		if agentGUID(c.GUID) && !strings.EqualFold(c.GUID, f.ConsultationGUID) {
+			continue // kept under the GUID of another writeback: that one's filing
+		}
 		if got, ok := items.fingerprint(c); ok && slices.Equal(got, want) {
 			return clinical.Consultation{GUID: c.GUID, ID: c.DBID}, true
 		}
 	}
 	return clinical.Consultation{}, false
+}
+
+// agentGUID reports whether guid is a name-based (version 5) UUID, as the agent files under
+// (clinical.ConsultationGUID); a clinical system that makes its own makes random ones.
+func agentGUID(guid string) bool {
+	return len(guid) == 36 && guid[8] == '-' && guid[14] == '5'
 }
 
 // Fingerprint entries: one per consultation element, sorted. Values are separated by NUL,

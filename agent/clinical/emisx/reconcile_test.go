@@ -59,6 +59,13 @@ func TestFindFilingAfterAnUnknownOutcome(t *testing.T) {
 				func(f *clinical.Filing) { v := 143.0; f.Codes[1].Value = &v },
 				func(f *clinical.Filing) { f.Attachments[0].FileName = "other.png" },
 			}
+			// The same content as a consultation kept under another writeback's GUID is that
+			// writeback's filing, not this one's.
+			twin := filing(user, p, clinical.ConsultationGUID("A12345", "twin"))
+			twin.Summary = other.Summary
+			if c, err := h.client.FindFiling(ctx, twin); !errors.Is(err, clinical.ErrConsultationNotFound) {
+				t.Errorf("a filing with another writeback's content: FindFiling = %+v, %v; want not found", c, err)
+			}
 			for i, change := range notFiled {
 				f := filing(user, p, clinical.ConsultationGUID("A12345", "never-"+strconv.Itoa(i)))
 				change(f)
