@@ -41,7 +41,17 @@ func start(t *testing.T, drop string) *stack {
 		Components: []service.Component{dropfolder.Component{Settle: 50 * time.Millisecond}, g},
 		Configure:  func(c *config.Config) { c.Source.DropFolder = drop },
 	})
-	return &stack{Stack: st, q: <-g, drop: drop}
+	s := &stack{Stack: st, q: <-g, drop: drop}
+	return s
+}
+
+// startReady is start, then waits for the component to have set the folder up (it does so
+// in its own goroutine after the service has started).
+func startReady(t *testing.T, drop string) *stack {
+	t.Helper()
+	s := start(t, drop)
+	waitFile(t, filepath.Join(drop, dropfolder.FailedDir))
+	return s
 }
 
 // drop writes a file the documented way: under a .tmp name, then renamed.
@@ -78,6 +88,22 @@ func gone(t *testing.T, path string) {
 	}
 }
 
+// waitGone waits until path no longer exists (a queued file is deleted just after its
+// receipt is written).
+func waitGone(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Lstat(path); os.IsNotExist(err) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is still there", path)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // queuedBy returns the record of jobID and checks the drop folder queued it.
 func queuedBy(t *testing.T, q *queue.Queue, jobID string) uint64 {
 	t.Helper()
@@ -100,7 +126,7 @@ func queuedBy(t *testing.T, q *queue.Queue, jobID string) uint64 {
 
 func TestDropFolder(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "drop") // created by the component
-	s := start(t, dir)
+	s := startReady(t, dir)
 	gp := s.Clinicians[0]
 	valid := servicetest.Writeback(t, "drop-valid-1", gp, nil)
 	invalid := servicetest.Writeback(t, "drop-invalid-1", gp, func(w *writeback.Writeback) {
@@ -137,7 +163,7 @@ func TestDropFolder(t *testing.T) {
 			}
 			drop(t, dir, tt.file, tt.content)
 			waitFile(t, moved)
-			gone(t, filepath.Join(dir, tt.file))
+			waitGone(t, filepath.Join(dir, tt.file))
 			if tt.wantJob != "" {
 				id := queuedBy(t, s.q, tt.wantJob)
 				receipt, err := os.ReadFile(moved)

@@ -124,7 +124,7 @@ func TestDropFolderDeletesFilesEarlierVersionsKept(t *testing.T) {
 	}
 	start(t, dir)
 	waitFile(t, filepath.Join(dir, dropfolder.ProcessedDir, "old"+dropfolder.ReceiptSuffix))
-	gone(t, old)
+	waitGone(t, old)
 	receipt, _ := os.ReadFile(filepath.Join(dir, dropfolder.ProcessedDir, "old"+dropfolder.ReceiptSuffix))
 	if strings.Contains(string(receipt), "Zzyzxcanary") {
 		t.Errorf("receipt %q quotes the file", receipt)
