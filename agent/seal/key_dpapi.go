@@ -58,6 +58,10 @@ func (k dpapiKeys) load() ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("DPAPI unprotect %s: %w (the key opens only for the account the Writeback Agent service runs as, LocalSystem)", ServiceKeyFileName, err)
 		}
+		// A migration interrupted after the new file was written leaves the old one: delete it.
+		if err := os.Remove(filepath.Join(k.dir, LegacyKeyFileName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("delete the machine-scope %s: %w", LegacyKeyFileName, err)
+		}
 		return key, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {

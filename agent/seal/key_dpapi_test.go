@@ -115,3 +115,23 @@ func (k dpapiKeys) unprotectLegacyForTest() ([]byte, error) {
 	}
 	return k.api.unprotect(b, legacyEntropy)
 }
+
+// A migration interrupted after the service's key was written leaves the machine-scope file:
+// the next load deletes it.
+func TestInterruptedMigrationIsFinished(t *testing.T) {
+	dir := testDir(t)
+	key := bytes.Repeat([]byte{6}, KeySize)
+	if err := (dpapiKeys{dir: dir, api: asService}).store(key); err != nil {
+		t.Fatal(err)
+	}
+	legacy, _ := asService.protectMachine(key, legacyEntropy)
+	if err := os.WriteFile(filepath.Join(dir, LegacyKeyFileName), legacy, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := (dpapiKeys{dir: dir, api: asService}).load(); err != nil || !bytes.Equal(got, key) {
+		t.Fatalf("load = %x, %v", got, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, LegacyKeyFileName)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the machine-scope key is still there: %v", err)
+	}
+}
