@@ -43,10 +43,10 @@ type folderSecurity interface {
 	isReparse(path string) (bool, error)
 	// self returns the SID of the account this process runs as.
 	self() (string, error)
-	// protect makes SYSTEM the owner of path (Administrators if the caller may not) and sets
-	// its protected DACL: SYSTEM and Administrators full control, inherited by everything in
-	// it, nothing inherited from above.
-	protect(path string) error
+	// protect sets path's protected DACL: SYSTEM and Administrators full control, inherited by
+	// everything in it, nothing inherited from above; with setOwner, it first makes SYSTEM the
+	// owner (Administrators if the caller may not).
+	protect(path string, setOwner bool) error
 }
 
 // guard creates dir if it is missing, refuses it (an *UnsafeError) if it is a reparse point,
@@ -84,7 +84,7 @@ func guard(dir string, sec folderSecurity) error {
 	if err := findReparse(dir, sec); err != nil {
 		return err
 	}
-	return sec.protect(dir)
+	return sec.protect(dir, owner != SIDSystem && owner != SIDAdministrators)
 }
 
 // findReparse walks dir without following links and returns an *UnsafeError for the first

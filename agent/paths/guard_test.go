@@ -17,6 +17,7 @@ type fakeSecurity struct {
 	reparse    map[string]bool
 	ownerOfNew string
 	protected  []string
+	ownerSet   []string
 }
 
 func (f *fakeSecurity) inspect(path string) (string, bool, error) {
@@ -34,9 +35,12 @@ func (f *fakeSecurity) self() (string, error) { return SIDSystem, nil }
 
 func (f *fakeSecurity) isReparse(path string) (bool, error) { return f.reparse[path], nil }
 
-func (f *fakeSecurity) protect(path string) error {
+func (f *fakeSecurity) protect(path string, setOwner bool) error {
 	f.protected = append(f.protected, path)
-	f.owners[path] = SIDSystem
+	if setOwner {
+		f.owners[path] = SIDSystem
+		f.ownerSet = append(f.ownerSet, path)
+	}
 	return nil
 }
 
@@ -66,6 +70,10 @@ func TestGuardProtectsNewAndAdminOwnedFolders(t *testing.T) {
 	}
 	if len(sec.protected) != 3 || sec.protected[0] != fresh {
 		t.Errorf("protected %v", sec.protected)
+	}
+	// The owner is set where it is not SYSTEM or Administrators already (the new folder).
+	if len(sec.ownerSet) != 1 || sec.ownerSet[0] != fresh {
+		t.Errorf("owner set on %v, want only %s", sec.ownerSet, fresh)
 	}
 }
 

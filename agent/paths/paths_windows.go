@@ -89,7 +89,7 @@ func (windowsSecurity) isReparse(path string) (bool, error) {
 	return attrs&windows.FILE_ATTRIBUTE_REPARSE_POINT != 0, nil
 }
 
-func (windowsSecurity) protect(path string) error {
+func (windowsSecurity) protect(path string, owner bool) error {
 	h, err := open(path, windows.READ_CONTROL|windows.WRITE_DAC|windows.WRITE_OWNER|windows.FILE_READ_ATTRIBUTES)
 	if err != nil {
 		return err
@@ -98,8 +98,10 @@ func (windowsSecurity) protect(path string) error {
 	if reparse, err := handleIsReparse(h); err != nil || reparse {
 		return &UnsafeError{Path: path, Problem: "the folder became a link while it was being protected", Fix: "delete the link, then start the service"}
 	}
-	if err := setOwner(h); err != nil {
-		return fmt.Errorf("set the owner of %s: %w", path, err)
+	if owner {
+		if err := setOwner(h); err != nil {
+			return fmt.Errorf("set the owner of %s: %w", path, err)
+		}
 	}
 	sd, err := windows.SecurityDescriptorFromString(dataSDDL)
 	if err != nil {
