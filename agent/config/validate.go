@@ -67,6 +67,7 @@ func (l *loader) validate(c Config) {
 	l.checkRange(SettingLogMaxSizeMB, c.Log.MaxSizeMB, 1, 1024, "megabytes per log file")
 	l.checkRange(SettingLogMaxFiles, c.Log.MaxFiles, 1, 100, "old log files kept")
 	l.checkRange(SettingRetentionDays, c.Queue.RetentionDays, 1, 365, "days")
+	l.validateEMIS(c.EMIS)
 }
 
 // checkDropFolder requires an absolute path to a folder that exists or can be created (its

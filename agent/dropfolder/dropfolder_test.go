@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -40,7 +41,17 @@ func start(t *testing.T, drop string) *stack {
 		Components: []service.Component{dropfolder.Component{Settle: 50 * time.Millisecond}, g},
 		Configure:  func(c *config.Config) { c.Source.DropFolder = drop },
 	})
-	return &stack{Stack: st, q: <-g, drop: drop}
+	s := &stack{Stack: st, q: <-g, drop: drop}
+	return s
+}
+
+// startReady is start, then waits for the component to have set the folder up (it does so
+// in its own goroutine after the service has started).
+func startReady(t *testing.T, drop string) *stack {
+	t.Helper()
+	s := start(t, drop)
+	waitFile(t, filepath.Join(drop, dropfolder.FailedDir))
+	return s
 }
 
 // drop writes a file the documented way: under a .tmp name, then renamed.
@@ -77,6 +88,22 @@ func gone(t *testing.T, path string) {
 	}
 }
 
+// waitGone waits until path no longer exists (a queued file is deleted just after its
+// receipt is written).
+func waitGone(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Lstat(path); os.IsNotExist(err) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is still there", path)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // queuedBy returns the record of jobID and checks the drop folder queued it.
 func queuedBy(t *testing.T, q *queue.Queue, jobID string) uint64 {
 	t.Helper()
@@ -99,7 +126,7 @@ func queuedBy(t *testing.T, q *queue.Queue, jobID string) uint64 {
 
 func TestDropFolder(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "drop") // created by the component
-	s := start(t, dir)
+	s := startReady(t, dir)
 	gp := s.Clinicians[0]
 	valid := servicetest.Writeback(t, "drop-valid-1", gp, nil)
 	invalid := servicetest.Writeback(t, "drop-invalid-1", gp, func(w *writeback.Writeback) {
@@ -115,7 +142,7 @@ func TestDropFolder(t *testing.T) {
 		wantJob   string // queued by the drop folder
 		wantError []string
 	}{
-		{name: "valid file queued and moved", file: "a.json", content: valid, wantIn: dropfolder.ProcessedDir, wantJob: "drop-valid-1"},
+		{name: "valid file queued and deleted, with a receipt", file: "a.json", content: valid, wantIn: dropfolder.ProcessedDir, wantJob: "drop-valid-1"},
 		{name: "duplicate job id is idempotent", file: "a-again.json", content: valid, wantIn: dropfolder.ProcessedDir, wantJob: "drop-valid-1"},
 		{name: "same name again is kept", file: "a.json", content: valid, wantIn: dropfolder.ProcessedDir},
 		{name: "invalid file names the field", file: "bad.json", content: invalid, wantIn: dropfolder.FailedDir,
@@ -126,16 +153,30 @@ func TestDropFolder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			moved := filepath.Join(dir, tt.wantIn, tt.file)
+			ext := filepath.Ext(tt.file)
+			if tt.wantIn == dropfolder.ProcessedDir {
+				ext = dropfolder.ReceiptSuffix // a queued file is deleted: only its receipt is kept
+			}
+			moved := filepath.Join(dir, tt.wantIn, strings.TrimSuffix(tt.file, filepath.Ext(tt.file))+ext)
 			if _, err := os.Stat(moved); err == nil { // the same name was moved there before
-				ext := filepath.Ext(tt.file)
-				moved = filepath.Join(dir, tt.wantIn, strings.TrimSuffix(tt.file, ext)+"-2"+ext)
+				moved = filepath.Join(dir, tt.wantIn, strings.TrimSuffix(tt.file, filepath.Ext(tt.file))+"-2"+ext)
 			}
 			drop(t, dir, tt.file, tt.content)
 			waitFile(t, moved)
-			gone(t, filepath.Join(dir, tt.file))
+			waitGone(t, filepath.Join(dir, tt.file))
 			if tt.wantJob != "" {
-				queuedBy(t, s.q, tt.wantJob)
+				id := queuedBy(t, s.q, tt.wantJob)
+				receipt, err := os.ReadFile(moved)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(string(receipt), "record "+strconv.FormatUint(id, 10)) || !strings.Contains(string(receipt), tt.wantJob) {
+					t.Errorf("receipt %q does not name the record and job", receipt)
+				}
+				assertNoPatientData(t, receipt, tt.content)
+			}
+			if tt.wantIn == dropfolder.ProcessedDir {
+				return
 			}
 			errFile := strings.TrimSuffix(moved, filepath.Ext(moved)) + dropfolder.ErrorSuffix
 			if tt.wantError == nil {
@@ -190,7 +231,7 @@ func TestDropFolderWaitsForAFileStillBeingWritten(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // under the settle time
 	}
 	f.Close()
-	waitFile(t, filepath.Join(dir, dropfolder.ProcessedDir, "slow.json"))
+	waitFile(t, filepath.Join(dir, dropfolder.ProcessedDir, "slow"+dropfolder.ReceiptSuffix))
 	queuedBy(t, s.q, "drop-slow-1")
 	if _, err := os.Stat(filepath.Join(dir, dropfolder.FailedDir, "slow.json")); err == nil {
 		t.Fatal("a file still being written was failed")
@@ -206,6 +247,6 @@ func TestDropFolderPicksUpFilesLeftBehind(t *testing.T) {
 	}
 	drop(t, dir, "left.json", servicetest.Writeback(t, "drop-left-1", first.Clinicians[0], nil))
 	s := start(t, dir)
-	waitFile(t, filepath.Join(dir, dropfolder.ProcessedDir, "left.json"))
+	waitFile(t, filepath.Join(dir, dropfolder.ProcessedDir, "left"+dropfolder.ReceiptSuffix))
 	queuedBy(t, s.q, "drop-left-1")
 }

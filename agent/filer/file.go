@@ -63,7 +63,7 @@ func (e *Engine) attempt(ctx context.Context, r *queue.Record) (queue.FilingOutc
 		// Before any check that could stop the record: a filing that happened is reported
 		// as filed, whatever changed in the record since.
 		for _, p := range found {
-			done, err := e.lookUp(ctx, r, p.ID, guid)
+			done, err := e.reconcile(ctx, r, doc, p.ID, guid)
 			switch {
 			case err == nil:
 				e.log.Info("an earlier attempt had filed the record", "record", r.ID)

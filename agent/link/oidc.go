@@ -26,6 +26,7 @@ type Endpoints struct {
 	AuthURL     string `json:"authorization_endpoint"`
 	TokenURL    string `json:"token_endpoint"`
 	UserInfoURL string `json:"userinfo_endpoint"`
+	JWKSURL     string `json:"jwks_uri"` // the keys ID tokens are signed with
 	// RevocationURL is the token revocation endpoint (RFC 7009); "" if the issuer has none.
 	RevocationURL string `json:"revocation_endpoint,omitempty"`
 }

@@ -6,7 +6,9 @@
 // typed error, never retried in a loop) until they link again.
 //
 // Signing in happens in the user's process (package signin); the service verifies the
-// token it is given with the issuer before storing it. When the last OS user linked to a
+// token it is given before storing it: its ID token must be signed by the issuer, issued to
+// the agent's client id and about the clinical user, and the issuer must accept its access
+// token. When the last OS user linked to a
 // clinical user unlinks (or links as someone else), the store deletes that clinical user's
 // token durably, then revokes it at the issuer (RFC 7009), best effort.
 package link
@@ -183,7 +185,8 @@ func Open(opts Options) (*Store, error) {
 // Settings returns where clinicians sign in.
 func (s *Store) Settings() Settings { return s.opts.Settings }
 
-// Link verifies with the issuer that tok belongs to clinicalUserID, then links the OS user
+// Link verifies that tok was issued to this agent for clinicalUserID (its ID token, see
+// VerifyIDToken) and that the issuer accepts it (userinfo), then links the OS user
 // to that clinical user and stores the token (replacing the clinical user's previous one).
 // An OS user is linked to one clinical user at a time; several OS users may link to the
 // same clinical user. If the OS user was the last one linked to another clinical user, that
@@ -200,6 +203,9 @@ func (s *Store) Link(ctx context.Context, osUserID, osUser, clinicalUserID strin
 	ep, err := s.discover(ctx)
 	if err != nil {
 		return Link{}, err
+	}
+	if _, err := VerifyIDToken(ctx, s.hc, ep, s.opts.Settings, tok, clinicalUserID, s.opts.Now()); err != nil {
+		return Link{}, fmt.Errorf("link: %w", err)
 	}
 	who, err := UserInfo(ctx, s.hc, ep, tok)
 	if err != nil {

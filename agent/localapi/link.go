@@ -18,8 +18,9 @@ func (s *Server) getLink(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
-// POST /link: anyone, for themselves. The service checks with the issuer that the token
-// belongs to the clinical user before storing it.
+// POST /link: anyone, for themselves. The service checks that the sign-in's ID token was
+// issued to the agent for the clinical user, and with the issuer that the token belongs to
+// them, before storing it.
 func (s *Server) postLink(w http.ResponseWriter, r *http.Request) {
 	var req apitype.LinkRequest
 	if !decode(w, r, &req) {
@@ -30,7 +31,8 @@ func (s *Server) postLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := s.caller(r)
-	tok := &oauth2.Token{AccessToken: req.AccessToken, RefreshToken: req.RefreshToken, TokenType: req.TokenType, Expiry: req.Expiry}
+	tok := (&oauth2.Token{AccessToken: req.AccessToken, RefreshToken: req.RefreshToken, TokenType: req.TokenType, Expiry: req.Expiry}).
+		WithExtra(map[string]any{"id_token": req.IDToken})
 	l, err := s.opts.Links.Link(r.Context(), c.UserID, c.User, req.ClinicalUserID, tok)
 	if err != nil {
 		s.fail(w, err)

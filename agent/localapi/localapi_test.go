@@ -72,7 +72,7 @@ func newWorld(t *testing.T) *world {
 		res := w.stack.SignIn(t, w.stack.Clinicians[i])
 		var st apitype.LinkState
 		w.call(user, http.MethodPost, apitype.PathLink, apitype.LinkRequest{ClinicalUserID: res.User.ID,
-			AccessToken: res.Token.AccessToken, RefreshToken: res.Token.RefreshToken, Expiry: res.Token.Expiry}, http.StatusOK, &st)
+			AccessToken: res.Token.AccessToken, RefreshToken: res.Token.RefreshToken, Expiry: res.Token.Expiry, IDToken: res.IDToken}, http.StatusOK, &st)
 	}
 	return w
 }

@@ -9,7 +9,8 @@ import (
 
 // LoadOrCreateKey returns the installation's data key, creating and protecting a new random
 // one in dir on first use. How the key is protected depends on the operating system:
-//   - Windows: DPAPI, machine scope (only this PC can unprotect it), in dir\datakey.dpapi;
+//   - Windows: DPAPI in user scope for the service's account (LocalSystem): only a process
+//     running as that account can unprotect it (key_dpapi.go), in dir\datakey-service.dpapi;
 //   - macOS: the Keychain (service "WritebackAgent");
 //   - other systems (development only): a 0600 file, dir/datakey.
 //

@@ -140,7 +140,7 @@ func TestCanaryPatientDataNeverReachesLogsOrDiagnostics(t *testing.T) {
 		t.Error("a forged link was accepted")
 	}
 	if _, err := c.Link(ctx, apitype.LinkRequest{ClinicalUserID: res.User.ID, AccessToken: res.Token.AccessToken,
-		RefreshToken: res.Token.RefreshToken, Expiry: res.Token.Expiry}); err != nil {
+		RefreshToken: res.Token.RefreshToken, Expiry: res.Token.Expiry, IDToken: res.IDToken}); err != nil {
 		t.Fatal(err)
 	}
 	watch, err := c.Watch(ctx)

@@ -16,6 +16,11 @@ import (
 // credential, sealed with the data key (`wbagentd enrol`).
 const CredentialFile = "source-credential"
 
+// PendingCredentialFile holds a credential `wbagentd enrol` left for the service to seal at
+// its next start (on Windows, where enrol cannot open the data key: it opens only for the
+// service's account). It is protected with seal.ProtectHandoff and deleted once adopted.
+const PendingCredentialFile = "source-credential.pending"
+
 // credentialAD binds the sealed credential to its purpose: another sealed value copied over
 // the file fails to open.
 var credentialAD = []byte("wbagent/source-credential/v1")
@@ -64,4 +69,45 @@ func LoadCredential(dir string, s *seal.Sealer) (string, error) {
 		return "", fmt.Errorf("source: open the enrolment credential: %w", err)
 	}
 	return string(c), nil
+}
+
+// StageCredential leaves the enrolment credential in dir for the service to seal with the data
+// key at its next start (AdoptPendingCredential), protected with seal.ProtectHandoff.
+func StageCredential(dir, credential string) error {
+	c, err := CleanCredential(credential)
+	if err != nil {
+		return err
+	}
+	blob, err := seal.ProtectHandoff([]byte(c))
+	if err != nil {
+		return fmt.Errorf("source: protect the enrolment credential: %w", err)
+	}
+	if err := durable.WriteFile(filepath.Join(dir, PendingCredentialFile), blob, 0o600); err != nil {
+		return fmt.Errorf("source: store the enrolment credential: %w", err)
+	}
+	return nil
+}
+
+// AdoptPendingCredential seals a credential StageCredential left in dir with s, replacing any
+// sealed one, and deletes the pending file. It reports whether there was one.
+func AdoptPendingCredential(dir string, s *seal.Sealer) (bool, error) {
+	path := filepath.Join(dir, PendingCredentialFile)
+	blob, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("source: read the pending enrolment credential: %w", err)
+	}
+	c, err := seal.UnprotectHandoff(blob)
+	if err != nil {
+		return false, fmt.Errorf("source: open the pending enrolment credential: %w", err)
+	}
+	if err := SealCredential(dir, s, string(c)); err != nil {
+		return false, err
+	}
+	if err := os.Remove(path); err != nil {
+		return false, fmt.Errorf("source: delete the pending enrolment credential: %w", err)
+	}
+	return true, durable.SyncDir(dir)
 }

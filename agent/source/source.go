@@ -73,6 +73,11 @@ var actor = queue.Actor{Component: "source"}
 // Run implements service.Component: it pulls and reports until ctx ends.
 func (c Component) Run(ctx context.Context, env service.Env) error {
 	cfg := env.Config.Source
+	if adopted, err := AdoptPendingCredential(env.DataDir, env.Sealer); err != nil {
+		env.Logger.Error("the enrolment credential wbagentd enrol left could not be stored", "err", err)
+	} else if adopted {
+		env.Logger.Info("the enrolment credential wbagentd enrol left is now stored encrypted", "stored", filepath.Join(env.DataDir, CredentialFile))
+	}
 	if cfg.URL == "" {
 		<-ctx.Done()
 		return nil

@@ -46,7 +46,7 @@ func runLink(ctx context.Context, inv *invocation) int {
 	reqCtx, cancel = withTimeout(ctx)
 	defer cancel()
 	linked, err := c.Link(reqCtx, apitype.LinkRequest{ClinicalUserID: res.User.ID, AccessToken: res.Token.AccessToken,
-		RefreshToken: res.Token.RefreshToken, TokenType: res.Token.TokenType, Expiry: res.Token.Expiry})
+		RefreshToken: res.Token.RefreshToken, TokenType: res.Token.TokenType, Expiry: res.Token.Expiry, IDToken: res.IDToken})
 	if err != nil {
 		return inv.fail(err)
 	}

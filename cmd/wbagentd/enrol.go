@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/writeback-agent/wbagent/agent/config"
 	"github.com/writeback-agent/wbagent/agent/paths"
@@ -17,13 +18,19 @@ import (
 // stdin is where enrol reads the credential without --credential-file (tests replace it).
 var stdin io.Reader = os.Stdin
 
+// enrolStages says enrol leaves the credential for the service to seal (source.StageCredential)
+// instead of sealing it itself: on Windows, where the data key opens only for the service's
+// account and enrol runs as an administrator. Tests set it elsewhere.
+var enrolStages = runtime.GOOS == "windows"
+
 // maxCredentialFile bounds what enrol reads: a credential is a short token.
 const maxCredentialFile = 64 << 10
 
 // enrol is `wbagentd enrol [--data DIR] [--config FILE] [--credential-file FILE]`: it seals
 // the platform enrolment credential, read from the file or from standard input (never from
 // the command line, which other users of the PC can see), into DIR/source-credential. The
-// service reads it at start.
+// service reads it at start. On Windows (enrolStages) it leaves it protected in
+// DIR/source-credential.pending for the service to seal at its next start.
 func enrol(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("wbagentd enrol", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -77,19 +84,29 @@ func enrolAt(loc location, file string, stdout io.Writer) error {
 	if err := paths.Secure(loc.dataDir); err != nil {
 		return err
 	}
-	key, err := seal.LoadOrCreateKey(loc.dataDir)
-	if err != nil {
-		return err
+	if enrolStages {
+		// The data key opens only for the service's account: the service seals the
+		// credential at its next start.
+		if err := source.StageCredential(loc.dataDir, string(raw)); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wbagentd: the enrolment credential is stored, protected, in %s; the service encrypts it with the data key when it next starts.\n",
+			filepath.Join(loc.dataDir, source.PendingCredentialFile))
+	} else {
+		key, err := seal.LoadOrCreateKey(loc.dataDir)
+		if err != nil {
+			return err
+		}
+		sealer, err := seal.New(key)
+		if err != nil {
+			return err
+		}
+		if err := source.SealCredential(loc.dataDir, sealer, string(raw)); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wbagentd: the enrolment credential is stored encrypted in %s.\n",
+			filepath.Join(loc.dataDir, source.CredentialFile))
 	}
-	sealer, err := seal.New(key)
-	if err != nil {
-		return err
-	}
-	if err := source.SealCredential(loc.dataDir, sealer, string(raw)); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wbagentd: the enrolment credential is stored encrypted in %s.\n",
-		filepath.Join(loc.dataDir, source.CredentialFile))
 	if file != "" && file != "-" {
 		fmt.Fprintf(stdout, "Delete %s now.\n", file)
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,9 @@ func loadSealed(t *testing.T, dir string) (string, error) {
 }
 
 func TestEnrolSealsTheCredential(t *testing.T) {
+	was := enrolStages
+	enrolStages = false // TestServiceUsesTheEnrolledCredential covers the staged way
+	t.Cleanup(func() { enrolStages = was })
 	const cred = "canary-enrol-credential-5k2p"
 	for _, tc := range []struct {
 		name     string
@@ -94,7 +98,21 @@ func TestEnrolSealsTheCredential(t *testing.T) {
 
 // Without a credential the platform link says how to enrol; once enrolled, the service uses
 // the sealed credential.
+//
+// Both ways of enrolling: sealed by enrol itself, and (as on Windows, where enrol cannot open
+// the data key) left protected for the service, which seals it at its next start.
 func TestServiceUsesTheEnrolledCredential(t *testing.T) {
+	for _, stages := range []bool{false, true} {
+		t.Run("staged="+strconv.FormatBool(stages), func(t *testing.T) {
+			was := enrolStages
+			enrolStages = stages
+			t.Cleanup(func() { enrolStages = was })
+			testServiceUsesTheEnrolledCredential(t, stages)
+		})
+	}
+}
+
+func testServiceUsesTheEnrolledCredential(t *testing.T, staged bool) {
 	st := servicetest.Start(t, servicetest.Options{Components: platformComponents(), Configure: func(c *config.Config) {
 		c.Source.URL = c.Clinical.APIURL
 	}})
@@ -117,6 +135,13 @@ func TestServiceUsesTheEnrolledCredential(t *testing.T) {
 	}
 	if code := run([]string{"enrol", "--data", st.DataDir, "--credential-file", f}, &bytes.Buffer{}, &bytes.Buffer{}); code != exitOK {
 		t.Fatalf("enrol: exit %d", code)
+	}
+	pending := filepath.Join(st.DataDir, source.PendingCredentialFile)
+	if _, err := os.Stat(pending); (err == nil) != staged {
+		t.Fatalf("pending credential file: %v (staged %t)", err, staged)
+	}
+	if b, _ := os.ReadFile(pending); staged && runtime.GOOS == "windows" && bytes.Contains(b, []byte(platform.DevCredential)) {
+		t.Error("the pending credential is in clear")
 	}
 	svc, err := service.Start(service.Options{DataDir: st.DataDir, Config: st.Config, Components: platformComponents(),
 		StopGrace: time.Second, Version: "test"})
@@ -142,6 +167,12 @@ func TestServiceUsesTheEnrolledCredential(t *testing.T) {
 	}
 	if hasCondition(s.Conditions, source.CodeNotEnrolled, "") {
 		t.Error("still reported as not enrolled")
+	}
+	if _, err := os.Stat(pending); err == nil {
+		t.Error("the pending credential was kept after the service sealed it")
+	}
+	if got, err := loadSealed(t, st.DataDir); err != nil || got != platform.DevCredential {
+		t.Errorf("sealed credential: %v (matches: %v)", err, got == platform.DevCredential)
 	}
 }
 

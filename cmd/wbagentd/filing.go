@@ -29,12 +29,12 @@ func (filing) Name() string { return "filer" }
 
 func (f filing) Run(ctx context.Context, env service.Env) error {
 	cfg := env.Config
-	sys, err := emisx.New(emisx.Config{
+	sys, err := emisx.New(cfg.EMISConfig(emisx.Config{
 		BaseURL:       cfg.Clinical.APIURL,
 		ApplicationID: cfg.Clinical.ApplicationID,
 		Sessions:      linkSessions{env.Links},
 		PracticeODS:   cfg.Practice.ODS,
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("filer: %w", err)
 	}

@@ -23,7 +23,7 @@ func TestServiceChecksAndFilesAConfirmedWriteback(t *testing.T) {
 	signed := stack.SignIn(t, who)
 	c := client.New(stack.Socket)
 	if _, err := c.Link(ctx, apitype.LinkRequest{ClinicalUserID: signed.User.ID, AccessToken: signed.Token.AccessToken,
-		RefreshToken: signed.Token.RefreshToken, TokenType: signed.Token.TokenType, Expiry: signed.Token.Expiry}); err != nil {
+		RefreshToken: signed.Token.RefreshToken, TokenType: signed.Token.TokenType, Expiry: signed.Token.Expiry, IDToken: signed.IDToken}); err != nil {
 		t.Fatal(err)
 	}
 	patient := plainPatient(t, stack)

@@ -206,6 +206,12 @@ func start(loc location, sys logging.SystemLogger, console io.Writer) (*service.
 	svc, err := service.Start(service.Options{DataDir: loc.dataDir, Config: cfg, Logger: log, LogDir: logDir,
 		Version: version, Components: components()})
 	if err != nil {
+		var unsafe *paths.UnsafeError
+		if errors.As(err, &unsafe) {
+			// The system log (Event Log) is where IT looks when the service will not start.
+			log.Error("the service will not start: a folder is not safe for patient data", "code", paths.CodeUnsafeFolder,
+				"folder", unsafe.Path, "problem", unsafe.Problem, "fix", unsafe.Fix)
+		}
 		log.Error("service did not start", "err", err)
 		closeLog()
 		return nil, nil, err

@@ -43,7 +43,7 @@ func (s *watchStack) link(t *testing.T, who fixtures.Staff) {
 	t.Helper()
 	signed := s.SignIn(t, who)
 	if _, err := s.c.Link(t.Context(), apitype.LinkRequest{ClinicalUserID: signed.User.ID, AccessToken: signed.Token.AccessToken,
-		RefreshToken: signed.Token.RefreshToken, TokenType: signed.Token.TokenType, Expiry: signed.Token.Expiry}); err != nil {
+		RefreshToken: signed.Token.RefreshToken, TokenType: signed.Token.TokenType, Expiry: signed.Token.Expiry, IDToken: signed.IDToken}); err != nil {
 		t.Fatal(err)
 	}
 }

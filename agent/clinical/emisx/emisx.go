@@ -64,6 +64,13 @@ type Config struct {
 	// Outcomes maps legacy outcome numbers to meanings; the zero value means
 	// DefaultLegacyOutcomes().
 	Outcomes LegacyOutcomes
+	// SNOMEDScheme is the StringCodeType.scheme number that marks a code as SNOMED CT; nil
+	// means DefaultSNOMEDScheme. The Partner API document does not name the enumeration's
+	// values (see assumptions.go).
+	SNOMEDScheme *int32
+	// GUIDNotKept says the clinical system gives a filed consultation a GUID of its own
+	// instead of the one sent: a filing is then found by its content only (FindFiling).
+	GUIDNotKept bool
 	// HTTPClient sends the requests; nil means a client with DefaultTimeout.
 	HTTPClient *http.Client
 }
@@ -77,6 +84,7 @@ type Client struct {
 	cfg      Config
 	base     string
 	outcomes map[int32]meaning
+	scheme   int32 // the SNOMED CT code scheme number
 	london   *time.Location
 }
 
@@ -107,5 +115,12 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("emisx: load the UK time zone: %w", err)
 	}
-	return &Client{cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/"), outcomes: outcomes, london: london}, nil
+	scheme := int32(DefaultSNOMEDScheme)
+	if cfg.SNOMEDScheme != nil {
+		scheme = *cfg.SNOMEDScheme
+	}
+	if scheme < 0 || scheme > MaxCodeScheme {
+		return nil, fmt.Errorf("emisx: the SNOMED CT code scheme number %d is not between 0 and %d", scheme, MaxCodeScheme)
+	}
+	return &Client{cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/"), outcomes: outcomes, scheme: scheme, london: london}, nil
 }

@@ -8,7 +8,6 @@ package emisx
 
 const (
 	emisDateLayout = "02/01/2006"
-	schemeSNOMED   = 8 // StringCodeType.scheme: SNOMED is the ninth of the enumeration
 	deadFlag       = 1 // DemographicsType.dead for a deceased patient
 )
 

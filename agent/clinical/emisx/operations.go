@@ -106,8 +106,8 @@ func patient(id string, d demographics) clinical.Patient {
 	return p
 }
 
-// File files the writeback with FileRecord, then reads the consultation back for the id
-// EMIS gave it (FileRecord answers 204 without a body). A failed read-back does not undo a
+// File files the writeback with FileRecord, then reads the consultation back (FindFiling) for
+// the id EMIS gave it (FileRecord answers 204 without a body). A failed read-back does not undo a
 // filing: the consultation is then returned without its id.
 //
 // The attachments are streamed into the request as it is sent (see body.go), never held in
@@ -127,7 +127,7 @@ func (cl *Client) File(ctx context.Context, f *clinical.Filing) (clinical.Consul
 		query: url.Values{"patientNumber": {id}}, body: body, mutates: true}, nil); err != nil {
 		return clinical.Consultation{}, err
 	}
-	if c, err := cl.FindConsultation(ctx, f.ClinicalUserID, f.PatientID, f.ConsultationGUID); err == nil {
+	if c, err := cl.FindFiling(ctx, f); err == nil {
 		return c, nil
 	}
 	return clinical.Consultation{GUID: f.ConsultationGUID}, nil
@@ -160,7 +160,7 @@ func (cl *Client) record(f *clinical.Filing) (medicalRecord, []attachment) {
 	}
 	for i, c := range f.Codes {
 		ref := "code" + strconv.Itoa(i+1)
-		e := event{codedItem: item(ref), Code: &stringCode{Value: c.ConceptID, Scheme: schemeSNOMED, SchemeSpecified: true, Term: c.Term}}
+		e := event{codedItem: item(ref), Code: &stringCode{Value: c.ConceptID, Scheme: cl.scheme, SchemeSpecified: true, Term: c.Term}}
 		e.DisplayTerm = c.Term
 		if c.Value != nil {
 			e.NumericValue = &numericValue{Value: *c.Value, ValueSpecified: true, Units: c.Unit}
@@ -184,9 +184,16 @@ func (cl *Client) record(f *clinical.Filing) (medicalRecord, []attachment) {
 // patient's whole record (GetMedicalRecord), so that a consultation is reported missing only
 // when the record itself lacks it, whatever outcome number the service gave the 404.
 func (cl *Client) FindConsultation(ctx context.Context, user, patientID, guid string) (clinical.Consultation, error) {
+	c, _, err := cl.findConsultation(ctx, user, patientID, guid)
+	return c, err
+}
+
+// findConsultation is FindConsultation that also returns the patient's record when it read it
+// (nil otherwise), for FindFiling to search without reading it again.
+func (cl *Client) findConsultation(ctx context.Context, user, patientID, guid string) (clinical.Consultation, *medicalRecord, error) {
 	id, err := int32Param("GetConsultation", patientID, clinical.ErrPatientNotFound)
 	if err != nil {
-		return clinical.Consultation{}, err
+		return clinical.Consultation{}, nil, err
 	}
 	var rec medicalRecord
 	err = cl.do(ctx, user, call{op: "GetConsultation", method: http.MethodGet, path: pathConsultation,
@@ -195,21 +202,30 @@ func (cl *Client) FindConsultation(ctx context.Context, user, patientID, guid st
 	switch {
 	case err == nil:
 		if c, ok := findGUID(rec, guid); ok {
-			return c, nil
+			return c, nil, nil
 		}
 	case errors.As(err, &ce) && ce.Status == http.StatusNotFound:
 	default:
-		return clinical.Consultation{}, err
+		return clinical.Consultation{}, nil, err
 	}
-	rec = medicalRecord{}
+	whole, err := cl.medicalRecord(ctx, user, id)
+	if err != nil {
+		return clinical.Consultation{}, nil, err
+	}
+	if c, ok := findGUID(*whole, guid); ok {
+		return c, whole, nil
+	}
+	return clinical.Consultation{}, whole, &clinical.Error{Op: "GetMedicalRecord", Kind: clinical.ErrConsultationNotFound, Status: http.StatusOK}
+}
+
+// medicalRecord reads the patient's whole record (GetMedicalRecord); id is checked.
+func (cl *Client) medicalRecord(ctx context.Context, user, id string) (*medicalRecord, error) {
+	var rec medicalRecord
 	if err := cl.do(ctx, user, call{op: "GetMedicalRecord", method: http.MethodGet, path: pathMedicalRecord,
 		query: url.Values{"patientNumber": {id}}}, &rec); err != nil {
-		return clinical.Consultation{}, err
+		return nil, err
 	}
-	if c, ok := findGUID(rec, guid); ok {
-		return c, nil
-	}
-	return clinical.Consultation{}, &clinical.Error{Op: "GetMedicalRecord", Kind: clinical.ErrConsultationNotFound, Status: http.StatusOK}
+	return &rec, nil
 }
 
 func findGUID(rec medicalRecord, guid string) (clinical.Consultation, bool) {

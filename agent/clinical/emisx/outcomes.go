@@ -89,6 +89,12 @@ var meanings = map[string]meaning{
 	"PatientNotRegistered":  {clinical.ErrPatientNotRegistered, ""},
 }
 
+// Validate reports a number configured for two meanings.
+func (o LegacyOutcomes) Validate() error {
+	_, err := o.table()
+	return err
+}
+
 // table returns the meaning of each configured number. Two meanings cannot share a number.
 func (o LegacyOutcomes) table() (map[int32]meaning, error) {
 	t := map[int32]meaning{}

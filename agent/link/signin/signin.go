@@ -28,8 +28,9 @@ const CallbackPath = "/callback"
 
 // Result is a completed sign-in.
 type Result struct {
-	Token *oauth2.Token
-	User  link.ClinicalUser
+	Token   *oauth2.Token
+	IDToken string // the raw ID token, verified; the service verifies it again (link.VerifyIDToken)
+	User    link.ClinicalUser
 }
 
 // Password signs username in with the password grant (for automated testing only).
@@ -42,7 +43,7 @@ func Password(ctx context.Context, hc *http.Client, s link.Settings, username, p
 	if err != nil {
 		return nil, fmt.Errorf("signin: password grant: %w", describe(err))
 	}
-	return finish(ctx, hc, ep, tok)
+	return finish(ctx, hc, s, ep, tok)
 }
 
 // Browser signs a clinician in through the system browser. open is called with the address
@@ -83,7 +84,7 @@ func Browser(ctx context.Context, hc *http.Client, s link.Settings, open func(ur
 	if err != nil {
 		return nil, fmt.Errorf("signin: exchange the code: %w", describe(err))
 	}
-	return finish(ctx, hc, ep, tok)
+	return finish(ctx, hc, s, ep, tok)
 }
 
 type callback struct {
@@ -118,8 +119,9 @@ func callbackHandler(state string, codes chan<- callback) http.Handler {
 	return mux
 }
 
-// finish asks the issuer whose token it is.
-func finish(ctx context.Context, hc *http.Client, ep link.Endpoints, tok *oauth2.Token) (*Result, error) {
+// finish asks the issuer whose token it is, and checks that its ID token was issued to this
+// client for that user.
+func finish(ctx context.Context, hc *http.Client, s link.Settings, ep link.Endpoints, tok *oauth2.Token) (*Result, error) {
 	if tok.RefreshToken == "" {
 		return nil, fmt.Errorf("signin: %w", link.ErrNoRefreshToken)
 	}
@@ -127,7 +129,10 @@ func finish(ctx context.Context, hc *http.Client, ep link.Endpoints, tok *oauth2
 	if err != nil {
 		return nil, fmt.Errorf("signin: %w", err)
 	}
-	return &Result{Token: tok, User: who}, nil
+	if _, err := link.VerifyIDToken(ctx, hc, ep, s, tok, who.ID, time.Now()); err != nil {
+		return nil, fmt.Errorf("signin: %w", err)
+	}
+	return &Result{Token: tok, IDToken: link.IDToken(tok), User: who}, nil
 }
 
 func withClient(ctx context.Context, hc *http.Client) context.Context {

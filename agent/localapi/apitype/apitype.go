@@ -163,6 +163,9 @@ type LinkRequest struct {
 	RefreshToken   string    `json:"refreshToken"`
 	TokenType      string    `json:"tokenType,omitempty"`
 	Expiry         time.Time `json:"expiry,omitzero"`
+	// IDToken is the raw OpenID Connect ID token of the sign-in: the service links only a
+	// sign-in whose ID token was issued to the agent's client id by the configured issuer.
+	IDToken string `json:"idToken,omitempty"`
 }
 
 // EventType says what a watch event carries.

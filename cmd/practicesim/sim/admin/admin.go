@@ -13,7 +13,8 @@
 //	GET  /admin/patients             the patient fixtures
 //	GET  /admin/consultations        every filed consultation
 //	GET  /admin/faults               the fault settings
-//	POST /admin/faults               {"latencyMs": n, "errorRate": 0..1, "timeoutAfterCommitRate": 0..1}
+//	POST /admin/faults               {"latencyMs": n, "errorRate": 0..1, "timeoutAfterCommitRate": 0..1,
+//	                                  "ignoreConsultationGuid": bool}
 //
 // The API has no authentication: the simulator listens on loopback only.
 // Errors are answered as {"error": "…"} (ErrorResponse) with status 400 or 404.
@@ -229,14 +230,15 @@ func (h *Handler) listPatients(w http.ResponseWriter, _ *http.Request) {
 func (h *Handler) setFaults(w http.ResponseWriter, r *http.Request) {
 	var s faults.Settings
 	if err := decode(r, &s); err != nil {
-		writeError(w, http.StatusBadRequest, `the body takes "latencyMs", "errorRate" and "timeoutAfterCommitRate": `+err.Error())
+		writeError(w, http.StatusBadRequest, `the body takes "latencyMs", "errorRate", "timeoutAfterCommitRate" and "ignoreConsultationGuid": `+err.Error())
 		return
 	}
 	if err := h.cfg.Faults.Set(s); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	h.cfg.Logger.Info("admin: faults", "latencyMs", s.LatencyMs, "errorRate", s.ErrorRate, "timeoutAfterCommitRate", s.TimeoutAfterCommitRate)
+	h.cfg.Logger.Info("admin: faults", "latencyMs", s.LatencyMs, "errorRate", s.ErrorRate, "timeoutAfterCommitRate", s.TimeoutAfterCommitRate,
+		"ignoreConsultationGuid", s.IgnoreConsultationGUID)
 	writeJSON(w, http.StatusOK, h.cfg.Faults.Settings())
 }
 

@@ -69,7 +69,7 @@ func TestReadsAndChangesTheSettings(t *testing.T) {
 	if s, err := c.Faults(ctx); err != nil || s != (faults.Settings{}) {
 		t.Errorf("Faults of a new practice = %+v, %v", s, err)
 	}
-	set := faults.Settings{LatencyMs: 3, ErrorRate: 0.25, TimeoutAfterCommitRate: 0.5}
+	set := faults.Settings{LatencyMs: 3, ErrorRate: 0.25, TimeoutAfterCommitRate: 0.5, IgnoreConsultationGUID: true}
 	if s, err := c.SetFaults(ctx, set); err != nil || s != set {
 		t.Errorf("SetFaults = %+v, %v", s, err)
 	}

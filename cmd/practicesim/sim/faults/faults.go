@@ -1,8 +1,9 @@
 // Package faults injects failures into the simulated Partner API, so that
 // the agent's handling of slow, failing and ambiguous calls can be tested:
 // a delay before every call, a share of calls that fail with a server error
-// before doing anything, and a share of FileRecord calls that commit the
-// consultation and then never answer.
+// before doing anything, a share of FileRecord calls that commit the
+// consultation and then never answer, and a switch that makes FileRecord
+// ignore the consultation GUID it is sent.
 //
 // Decisions are drawn from a seeded math/rand/v2 source, so a test that sets
 // the same seed and makes the same calls sees the same faults.
@@ -20,6 +21,9 @@ type Settings struct {
 	LatencyMs              int     `json:"latencyMs"`              // delay before every call
 	ErrorRate              float64 `json:"errorRate"`              // 0..1: share of calls failing with 500
 	TimeoutAfterCommitRate float64 `json:"timeoutAfterCommitRate"` // 0..1: share of filings committed but unanswered
+	// IgnoreConsultationGUID files each consultation under a GUID of the simulator's own
+	// instead of the one sent, as a clinical system that does not keep it would.
+	IgnoreConsultationGUID bool `json:"ignoreConsultationGuid"`
 }
 
 // Validate reports settings that make no sense.
@@ -77,6 +81,9 @@ func (i *Injector) FailCall() bool { return i.draw(func(s Settings) float64 { re
 func (i *Injector) DropAfterCommit() bool {
 	return i.draw(func(s Settings) float64 { return s.TimeoutAfterCommitRate })
 }
+
+// IgnoreConsultationGUID says whether filings get a GUID of the simulator's own.
+func (i *Injector) IgnoreConsultationGUID() bool { return i.Settings().IgnoreConsultationGUID }
 
 func (i *Injector) draw(rate func(Settings) float64) bool {
 	i.mu.Lock()

@@ -30,7 +30,10 @@ var partialDateLayouts = map[int32]string{0: emisopen.DateLayout, 1: "01/2006", 
 // fileRecord files a new consultation. The Partner API permits three
 // filings, each as a new consultation: a text comment, a coded value and an
 // attachment; a consultation may carry any mix of them. The consultation
-// keeps the GUID the caller gave it. Filing a GUID a second time is refused
+// keeps the GUID the caller gave it (unless the ignoreConsultationGuid fault
+// is set: then it gets one of the simulator's own). Its elements are stored
+// pointing at their items by the items' GUIDs, as reference ids are local to
+// the message. Filing a GUID a second time is refused
 // with DuplicateConsultation (EMIS documents no idempotency; a duplicate GUID
 // is the likeliest thing for it to reject), so a caller unsure whether an
 // earlier attempt landed should look the GUID up with GetConsultation first.
@@ -53,6 +56,9 @@ func (a *API) fileRecord(c *call) (any, error) {
 	rec, err := a.checkFiling(f, dbid(p.PatientNumber), c.userID, now)
 	if err != nil {
 		return nil, err
+	}
+	if a.cfg.Faults.IgnoreConsultationGUID() {
+		rec.ConsultationList[0].GUID = newGUID()
 	}
 	_, err = a.cfg.Records.Add(records.Consultation{
 		PatientNumber: p.PatientNumber,
@@ -118,10 +124,16 @@ func (a *API) checkFiling(f *emisopen.Filing, patientID string, userID int32, no
 	if err != nil {
 		return none, err
 	}
-	for _, el := range cons.ElementList {
-		if el.Item == nil || !items.take(el.Item) {
+	taken := make([]int, len(cons.ElementList))
+	for i, el := range cons.ElementList {
+		n, ok := -1, el.Item != nil
+		if ok {
+			n, ok = items.take(el.Item)
+		}
+		if !ok {
 			return none, notPermitted("every element must point, by guid or refID, at an event or attachment of the message")
 		}
+		taken[i] = n
 	}
 	if n := items.unclaimed(); n > 0 {
 		return none, notPermitted("%d events or attachments are not elements of the consultation", n)
@@ -137,6 +149,16 @@ func (a *API) checkFiling(f *emisopen.Filing, patientID string, userID int32, no
 			return none, err
 		}
 		stamp(&f.AttachmentList[i].CodedItem, author, now)
+	}
+	cons.ElementList = slices.Clone(cons.ElementList)
+	for i, n := range taken {
+		guid := ""
+		if n < len(f.EventList) {
+			guid = f.EventList[n].GUID
+		} else {
+			guid = f.AttachmentList[n-len(f.EventList)].GUID
+		}
+		cons.ElementList[i].Item = &emisopen.Ident{GUID: guid}
 	}
 	return emisopen.MedicalRecord{
 		ConsultationList: []emisopen.Consultation{cons},
@@ -250,16 +272,16 @@ func keys(id *emisopen.Ident) []string {
 	return k
 }
 
-// take claims the item an element points at; false if there is none or it
-// was claimed already.
-func (it *items) take(ref *emisopen.Ident) bool {
+// take claims the item an element points at and returns its index (events
+// first, then attachments); false if there is none or it was claimed already.
+func (it *items) take(ref *emisopen.Ident) (int, bool) {
 	for _, k := range keys(ref) {
 		if n, ok := it.byKey[k]; ok && !it.claimed[n] {
 			it.claimed[n] = true
-			return true
+			return n, true
 		}
 	}
-	return false
+	return -1, false
 }
 
 func (it *items) unclaimed() int {
