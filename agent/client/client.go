@@ -157,6 +157,14 @@ func (c *Client) Record(ctx context.Context, id uint64) (*apitype.RecordDetail, 
 	return &d, c.do(ctx, http.MethodGet, recordPath(apitype.PathRecord, id), nil, &d)
 }
 
+// Review returns one record as Record does and, if it is the caller's and waits for
+// confirmation, the clinical system's patient for it (RecordDetail.Match), looked up now.
+func (c *Client) Review(ctx context.Context, id uint64) (*apitype.RecordDetail, error) {
+	var d apitype.RecordDetail
+	path := recordPath(apitype.PathRecord, id) + "?" + url.Values{apitype.QueryMatch: {"true"}}.Encode()
+	return &d, c.do(ctx, http.MethodGet, path, nil, &d)
+}
+
 // maxAttachmentBytes bounds an attachment's content read by Attachment.
 const maxAttachmentBytes = 64 << 20
 

@@ -440,8 +440,14 @@ func TestMatchedPatientForTheRecordsClinician(t *testing.T) {
 		AccessToken: res.Token.AccessToken, RefreshToken: res.Token.RefreshToken, Expiry: res.Token.Expiry}, http.StatusOK, nil)
 	id := w.enqueue("match-alice", 0)
 
+	var plain apitype.RecordDetail
+	w.call("alice", http.MethodGet, path(apitype.PathRecord, id), nil, http.StatusOK, &plain)
+	if plain.Content == nil || plain.Match != nil {
+		t.Errorf("without ?match=true: content %v, match %+v; want content and no look-up", plain.Content != nil, plain.Match)
+	}
+	withMatch := path(apitype.PathRecord, id) + "?match=true"
 	var d apitype.RecordDetail
-	w.call("alice", http.MethodGet, path(apitype.PathRecord, id), nil, http.StatusOK, &d)
+	w.call("alice", http.MethodGet, withMatch, nil, http.StatusOK, &d)
 	m := d.Match
 	if m == nil || m.Error != "" || m.Matches != 1 || m.Patient == nil || m.Patient.FamilyName != "O'Neill" ||
 		m.Patient.DateOfBirth != "1980-02-29" || !m.NHSNumberValid || !m.IdentityVerified {
@@ -452,7 +458,7 @@ func TestMatchedPatientForTheRecordsClinician(t *testing.T) {
 	}
 	for _, user := range []string{"carol", "it"} {
 		var other apitype.RecordDetail
-		w.call(user, http.MethodGet, path(apitype.PathRecord, id), nil, http.StatusOK, &other)
+		w.call(user, http.MethodGet, withMatch, nil, http.StatusOK, &other)
 		if other.Match != nil || other.Content != nil {
 			t.Errorf("%s sees %+v", user, other)
 		}
@@ -461,7 +467,7 @@ func TestMatchedPatientForTheRecordsClinician(t *testing.T) {
 	// Several records with the NHS number: no patient is offered.
 	found = append(found, clinical.Patient{ID: "502", NHSNumber: "943 476 5919", FamilyName: "Smith", Registered: true})
 	var d2 apitype.RecordDetail
-	w.call("alice", http.MethodGet, path(apitype.PathRecord, id), nil, http.StatusOK, &d2)
+	w.call("alice", http.MethodGet, withMatch, nil, http.StatusOK, &d2)
 	if d2.Match == nil || d2.Match.Matches != 2 || d2.Match.Patient != nil {
 		t.Errorf("two matches: %+v", d2.Match)
 	}
@@ -472,7 +478,7 @@ func TestMatchWithoutAClinicalSystem(t *testing.T) {
 	w := newWorld(t)
 	id := w.enqueue("nomatch-alice", 0)
 	var d apitype.RecordDetail
-	w.call("alice", http.MethodGet, path(apitype.PathRecord, id), nil, http.StatusOK, &d)
+	w.call("alice", http.MethodGet, path(apitype.PathRecord, id)+"?match=true", nil, http.StatusOK, &d)
 	if d.Match == nil || d.Match.Error == "" || d.Match.Patient != nil {
 		t.Errorf("match %+v, want an error", d.Match)
 	}

@@ -111,7 +111,8 @@ type RecordDetail struct {
 	Wiped   bool               `json:"wiped,omitempty"`
 	Content *Content           `json:"content,omitempty"`
 	// Match is the clinical system's patient for the writeback, looked up when the record's
-	// clinician opens a record waiting for confirmation (only with Content).
+	// clinician asks for it (QueryMatch) of a record waiting for confirmation (only with
+	// Content).
 	Match *Match `json:"match,omitempty"`
 }
 
