@@ -37,6 +37,7 @@ const (
 	PathMetrics    = "/metrics"
 	QueryState     = "state" // GET PathQueue?state=S (repeatable)
 	QueryOSUser    = "user"  // DELETE PathLink?user=OSUSERID (administrators)
+	QueryMatch     = "match" // GET PathRecord?match=true: look the patient up in the clinical system (RecordDetail.Match)
 	ContentNDJSON  = "application/x-ndjson"
 )
 
