@@ -1,0 +1,944 @@
+package windows
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"image/color"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/writeback-agent/wbagent/agent/client"
+	"github.com/writeback-agent/wbagent/agent/localapi/apitype"
+	"github.com/writeback-agent/wbagent/agent/queue"
+	"github.com/writeback-agent/wbagent/agent/writeback"
+)
+
+// Texts of the review window.
+const (
+	ReviewTitle     = "Review and confirm filings"
+	VisibleQuestion = "Can the patient see this consultation online?"
+	VisibleYes      = "Yes, visible to the patient online   (V)"
+	VisibleNo       = "No, not visible online   (N)"
+	ConfirmLabel    = "Confirm and file   (Ctrl+Enter)"
+	RejectLabel     = "Reject…"
+	NothingWaiting  = "Nothing is waiting for your confirmation."
+	ChooseFirst     = "Choose whether the patient can see it online to confirm."
+	RejectTitle     = "Reject this writeback"
+	RejectExplain   = "It will not be filed. The online consultation platform will be told that you rejected it, with your reason."
+	ReasonRequired  = "Give a reason: the platform passes it on."
+	NotLinkedText   = "This computer user is not linked to a clinical user, so no filings are shown. Open Account (tray menu) to link."
+)
+
+// pageRows is how far Page Up and Page Down move through the list.
+const pageRows = 10
+
+// The rune keys that choose online visibility.
+const (
+	keyVisible    = 'v'
+	keyNotVisible = 'n'
+)
+
+// visibility is the clinician's choice; none until they make one.
+type visibility int
+
+const (
+	noChoice visibility = iota
+	visible
+	notVisible
+)
+
+// ReviewOptions configure the review window.
+type ReviewOptions struct {
+	// Now is the clock (ages, received times); nil: time.Now.
+	Now func() time.Time
+	// Open opens a file in the desktop's viewer; nil: the app's OpenURL.
+	Open func(path string) error
+}
+
+// Review is the review window: the caller's writebacks waiting for confirmation, the one
+// selected in full beside the clinical system's patient, and the decision.
+type Review struct {
+	svc  Service
+	app  fyne.App
+	win  fyne.Window
+	opts ReviewOptions
+	live *live
+
+	records []apitype.Record                 // the caller's, waiting, newest first
+	rows    map[uint64]*apitype.RecordDetail // content of listed rows (memory only)
+	loading map[uint64]bool
+	caller  *apitype.Caller
+	loaded  bool // the first state arrived
+
+	selected  uint64
+	removedAt int                   // the list index of the writeback decided last
+	shown     *apitype.RecordDetail // the selected record as reviewed (with its match)
+	choice    visibility
+	busy      bool
+	tmpMu     sync.Mutex
+	tmpDir    string // temporary copies of opened attachments; removed on close
+	dialog    *dialog.CustomDialog
+	reason    *escEntry
+
+	banner     *Banner
+	heading    *widget.Label
+	list       *widget.List
+	detail     *fyne.Container
+	scroll     *container.Scroll
+	radio      *widget.RadioGroup
+	confirmBtn *widget.Button
+	rejectBtn  *widget.Button
+	message    *widget.Label
+	hint       *widget.Label
+	decision   *fyne.Container
+}
+
+// NewReview returns the review window, following the service's watch stream until it is
+// closed. The caller shows it.
+func NewReview(a fyne.App, svc Service, opts ReviewOptions) *Review {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	r := &Review{svc: svc, app: a, opts: opts, rows: map[uint64]*apitype.RecordDetail{}, loading: map[uint64]bool{}}
+	r.win = a.NewWindow(ReviewTitle + " — " + ProductName)
+	r.win.SetIcon(AppIcon)
+	r.build()
+	r.win.SetContent(r.content())
+	r.win.Resize(fyne.NewSize(1200, 700))
+	r.win.CenterOnScreen()
+	r.bindKeys()
+	r.live = &live{svc: svc, banner: r.banner, onEvent: r.onEvent}
+	r.win.SetOnClosed(r.closed)
+	r.live.start()
+	return r
+}
+
+// Window is the review's window.
+func (r *Review) Window() fyne.Window { return r.win }
+
+func (r *Review) closed() {
+	r.live.stop()
+	r.tmpMu.Lock()
+	defer r.tmpMu.Unlock()
+	if r.tmpDir != "" {
+		os.RemoveAll(r.tmpDir)
+		r.tmpDir = ""
+	}
+}
+
+func (r *Review) build() {
+	r.banner = NewBanner()
+	r.heading = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	r.list = widget.NewList(func() int { return len(r.records) }, newRow, r.updateRow)
+	r.list.OnSelected = func(i widget.ListItemID) {
+		if i >= 0 && i < len(r.records) && r.records[i].ID != r.selected {
+			r.show(r.records[i].ID)
+		}
+		r.win.Canvas().Unfocus() // keep ↑/↓, V and N for the window
+	}
+	r.detail = container.NewVBox()
+	r.scroll = container.NewVScroll(container.NewPadded(r.detail))
+
+	r.radio = widget.NewRadioGroup([]string{VisibleYes, VisibleNo}, func(s string) {
+		switch s {
+		case VisibleYes:
+			r.choice = visible
+		case VisibleNo:
+			r.choice = notVisible
+		default:
+			r.choice = noChoice
+		}
+		r.updateButtons()
+		r.win.Canvas().Unfocus()
+	})
+	r.confirmBtn = widget.NewButtonWithIcon(ConfirmLabel, theme.ConfirmIcon(), r.confirm)
+	r.confirmBtn.Importance = widget.HighImportance
+	r.rejectBtn = widget.NewButtonWithIcon(RejectLabel, theme.CancelIcon(), r.askReject)
+	r.rejectBtn.Importance = widget.DangerImportance
+	r.message = widget.NewLabel("")
+	r.message.Wrapping = fyne.TextWrapWord
+	r.message.Importance = widget.DangerImportance
+	r.message.Hide()
+	r.hint = widget.NewLabel(ChooseFirst)
+	r.hint.Importance = widget.LowImportance
+	question := widget.NewLabelWithStyle(VisibleQuestion, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	r.decision = container.NewVBox(
+		widget.NewSeparator(),
+		question,
+		r.radio,
+		r.message,
+		container.NewHBox(r.rejectBtn, layout.NewSpacer(), r.hint, r.confirmBtn),
+	)
+	r.refresh()
+}
+
+func (r *Review) content() fyne.CanvasObject {
+	left := container.NewBorder(container.NewPadded(r.heading), nil, nil, nil, r.list)
+	right := container.NewBorder(nil, container.NewPadded(r.decision), nil, nil, r.scroll)
+	split := container.NewHSplit(left, right)
+	split.Offset = 0.36
+	return container.NewBorder(r.banner, nil, nil, nil, split)
+}
+
+// bindKeys: ↑/↓ (Page Up/Down, Home, End) move through the list, V and N choose online visibility, Ctrl+Enter
+// confirms, Esc closes the reject dialog.
+func (r *Review) bindKeys() {
+	c := r.win.Canvas()
+	c.SetOnTypedKey(r.typedKey)
+	c.SetOnTypedRune(r.typedRune)
+	for _, k := range []fyne.KeyName{fyne.KeyReturn, fyne.KeyEnter} {
+		c.AddShortcut(&desktop.CustomShortcut{KeyName: k, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { r.confirm() })
+	}
+}
+
+func (r *Review) typedKey(ev *fyne.KeyEvent) {
+	switch ev.Name {
+	case fyne.KeyDown:
+		r.move(1)
+	case fyne.KeyUp:
+		r.move(-1)
+	case fyne.KeyPageDown:
+		r.move(pageRows)
+	case fyne.KeyPageUp:
+		r.move(-pageRows)
+	case fyne.KeyHome:
+		r.move(-len(r.records))
+	case fyne.KeyEnd:
+		r.move(len(r.records))
+	case fyne.KeyEscape:
+		r.closeDialog()
+	}
+}
+
+func (r *Review) typedRune(c rune) {
+	if r.dialog != nil || r.shown == nil {
+		return
+	}
+	switch c {
+	case keyVisible, keyVisible - 'a' + 'A':
+		r.radio.SetSelected(VisibleYes)
+	case keyNotVisible, keyNotVisible - 'a' + 'A':
+		r.radio.SetSelected(VisibleNo)
+	}
+}
+
+// move selects the writeback delta rows away from the selected one.
+func (r *Review) move(delta int) {
+	if r.dialog != nil || len(r.records) == 0 {
+		return
+	}
+	i := r.index(r.selected)
+	if i < 0 {
+		i = 0
+	} else {
+		i = min(max(i+delta, 0), len(r.records)-1)
+	}
+	r.selectIndex(i)
+}
+
+// selectIndex selects and shows row i (the list does not call OnSelected for a row index
+// already selected, which happens when the row's writeback was replaced by the next).
+func (r *Review) selectIndex(i int) {
+	r.list.Select(i)
+	r.list.ScrollTo(i)
+	if r.records[i].ID != r.selected {
+		r.show(r.records[i].ID)
+	}
+}
+
+func (r *Review) index(id uint64) int {
+	return slices.IndexFunc(r.records, func(rec apitype.Record) bool { return rec.ID == id })
+}
+
+// waiting reports whether a record belongs in the list.
+func waiting(rec apitype.Record) bool { return rec.Mine && rec.State == queue.NeedsConfirmation }
+
+// onEvent applies a watch event: the list follows the service.
+func (r *Review) onEvent(e apitype.Event) {
+	if e.Status != nil && e.Status.Caller != nil {
+		r.caller = e.Status.Caller
+	}
+	switch e.Type {
+	case apitype.EventState:
+		r.loaded = true
+		r.records = r.records[:0]
+		for _, rec := range e.Records {
+			if waiting(rec) {
+				r.records = append(r.records, rec)
+			}
+		}
+	case apitype.EventRecord:
+		if e.Record == nil {
+			return
+		}
+		rec := *e.Record
+		i := r.index(rec.ID)
+		switch {
+		case i >= 0 && waiting(rec):
+			r.records[i] = rec
+		case i >= 0:
+			r.records = slices.Delete(r.records, i, i+1)
+			delete(r.rows, rec.ID)
+		case waiting(rec):
+			r.records = append(r.records, rec)
+		}
+	}
+	r.sort()
+	r.afterChange()
+}
+
+func (r *Review) sort() {
+	slices.SortStableFunc(r.records, func(a, b apitype.Record) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.ID, a.ID)
+	})
+}
+
+// afterChange keeps the selection on a listed writeback: the one selected if it is still
+// waiting, else the one now at its place (the next), else the first.
+func (r *Review) afterChange() {
+	prev := r.selected
+	r.list.Refresh()
+	r.refresh()
+	if len(r.records) == 0 {
+		r.list.UnselectAll()
+		r.clearShown()
+		return
+	}
+	i := r.index(prev)
+	if i >= 0 {
+		r.list.Select(i) // same record: nothing reloads (OnSelected ignores it)
+		return
+	}
+	r.selectIndex(min(r.removedAt, len(r.records)-1))
+}
+
+// clearShown empties the detail pane.
+func (r *Review) clearShown() {
+	r.selected, r.shown = 0, nil
+	r.detail.RemoveAll()
+	r.resetChoice()
+	r.refresh()
+}
+
+func (r *Review) resetChoice() {
+	r.choice = noChoice
+	r.radio.SetSelected("")
+	r.message.Hide()
+	r.updateButtons()
+}
+
+func (r *Review) refresh() {
+	n := len(r.records)
+	switch {
+	case !r.loaded:
+		r.heading.SetText("Connecting to the service…")
+	case r.caller != nil && r.caller.ClinicalUserID == "":
+		r.heading.SetText("Not linked")
+	case n == 1:
+		r.heading.SetText("1 filing waiting for you")
+	default:
+		r.heading.SetText(fmt.Sprintf("%d filings waiting for you", n))
+	}
+	if r.selected == 0 {
+		r.detail.RemoveAll()
+		text := NothingWaiting
+		if r.caller != nil && r.caller.ClinicalUserID == "" {
+			text = NotLinkedText
+		}
+		if r.loaded {
+			l := widget.NewLabel(text)
+			l.Wrapping = fyne.TextWrapWord
+			r.detail.Add(l)
+		}
+	}
+	r.updateButtons()
+}
+
+// canConfirm: a writeback is shown with its clinical-system patient, a visibility choice is
+// made and nothing is in progress.
+func (r *Review) canConfirm() bool {
+	return r.shown != nil && r.choice != noChoice && !r.busy && r.shown.Match != nil && r.shown.Match.Patient != nil
+}
+
+func (r *Review) updateButtons() {
+	if r.canConfirm() {
+		r.confirmBtn.Enable()
+		r.hint.Hide()
+	} else {
+		r.confirmBtn.Disable()
+		r.hint.SetText(r.whyNotConfirm())
+		r.hint.Show()
+	}
+	if r.shown != nil && !r.busy {
+		r.rejectBtn.Enable()
+		r.radio.Enable()
+	} else {
+		r.rejectBtn.Disable()
+		r.radio.Disable()
+	}
+}
+
+func (r *Review) whyNotConfirm() string {
+	switch {
+	case r.shown == nil:
+		return ""
+	case r.busy:
+		return "Sending…"
+	case r.shown.Match == nil || r.shown.Match.Patient == nil:
+		return "The clinical system's patient must be shown before you can confirm."
+	}
+	return ChooseFirst
+}
+
+// show loads one writeback for review, with the clinical system's patient.
+func (r *Review) show(id uint64) {
+	r.selected, r.shown = id, nil
+	r.resetChoice()
+	r.detail.RemoveAll()
+	r.detail.Add(widget.NewLabel("Loading…"))
+	r.updateButtons()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+		defer cancel()
+		d, err := r.svc.Review(ctx, id)
+		do(func() {
+			if r.selected != id {
+				return // another was selected meanwhile
+			}
+			if err != nil {
+				r.detail.RemoveAll()
+				r.detail.Add(errorLabel("Could not load this writeback: " + errText(err)))
+				return
+			}
+			r.shown = d
+			r.rows[id] = d
+			r.renderDetail(d)
+			r.updateButtons()
+			r.list.RefreshItem(r.index(id))
+		})
+	}()
+}
+
+func errorLabel(text string) *widget.Label {
+	l := widget.NewLabel(text)
+	l.Wrapping = fyne.TextWrapWord
+	l.Importance = widget.DangerImportance
+	return l
+}
+
+// row is one line of the list.
+type row struct {
+	widget.BaseWidget
+	top, bottom *widget.Label
+}
+
+func newRow() fyne.CanvasObject {
+	r := &row{top: widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		bottom: widget.NewLabel("")}
+	r.top.Truncation = fyne.TextTruncateEllipsis
+	r.bottom.Truncation = fyne.TextTruncateEllipsis
+	r.ExtendBaseWidget(r)
+	return r
+}
+
+func (r *row) CreateRenderer() fyne.WidgetRenderer {
+	return widget.NewSimpleRenderer(container.New(&rowLayout{}, r.top, r.bottom))
+}
+
+// rowLayout stacks the two lines closer than a VBox would.
+type rowLayout struct{}
+
+func (rowLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	h := objs[0].MinSize().Height
+	gap := -theme.Padding()
+	objs[0].Move(fyne.NewPos(0, 0))
+	objs[0].Resize(fyne.NewSize(size.Width, h))
+	objs[1].Move(fyne.NewPos(0, h+gap))
+	objs[1].Resize(fyne.NewSize(size.Width, objs[1].MinSize().Height))
+}
+
+func (rowLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	return fyne.NewSize(200, objs[0].MinSize().Height+objs[1].MinSize().Height-theme.Padding())
+}
+
+// updateRow shows record i; its patient details are fetched the first time the row is shown.
+func (r *Review) updateRow(i widget.ListItemID, o fyne.CanvasObject) {
+	w := o.(*row)
+	if i >= len(r.records) {
+		return
+	}
+	rec := r.records[i]
+	now := r.opts.Now()
+	d := r.rows[rec.ID]
+	if d == nil || d.Content == nil {
+		w.top.SetText("Loading…")
+		w.bottom.SetText("Received " + Received(rec.CreatedAt, now))
+		r.fetchRow(rec.ID)
+		return
+	}
+	c := d.Content
+	w.top.SetText(PatientName(c.Patient) + "   " + NHSNumber(c.Patient.NHSNumber))
+	w.bottom.SetText(DateOfBirth(c.Patient.DateOfBirth, now) + "  ·  " + Received(rec.CreatedAt, now) +
+		"  ·  " + FirstLine(c.Summary, 80))
+}
+
+// fetchRow loads a listed record's content once.
+func (r *Review) fetchRow(id uint64) {
+	if r.loading[id] {
+		return
+	}
+	r.loading[id] = true
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+		defer cancel()
+		d, err := r.svc.Record(ctx, id)
+		do(func() {
+			delete(r.loading, id)
+			if err != nil || r.index(id) < 0 {
+				return
+			}
+			if _, ok := r.rows[id]; !ok || r.rows[id].Match == nil {
+				r.rows[id] = d
+			}
+			r.list.RefreshItem(r.index(id))
+		})
+	}()
+}
+
+// confirm sends the clinician's decision with the version shown.
+func (r *Review) confirm() {
+	if !r.canConfirm() || r.dialog != nil {
+		return
+	}
+	d, pfs := r.shown, r.choice == visible
+	r.busy = true
+	r.message.Hide()
+	r.updateButtons()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+		defer cancel()
+		_, err := r.svc.Confirm(ctx, d.ID, pfs, d.Version)
+		do(func() {
+			r.busy = false
+			if err != nil {
+				r.failed(d, err)
+				return
+			}
+			r.decided(d.ID)
+		})
+	}()
+}
+
+// decided takes a decided writeback out of the list and selects the next.
+func (r *Review) decided(id uint64) {
+	if i := r.index(id); i >= 0 {
+		r.records = slices.Delete(r.records, i, i+1)
+		r.removedAt = i
+	}
+	delete(r.rows, id)
+	r.afterChange()
+}
+
+// failed shows why a decision was refused, in the service's words. A record that changed
+// since it was shown is shown again as it is now.
+func (r *Review) failed(d *apitype.RecordDetail, err error) {
+	var ae *client.APIError
+	if errors.As(err, &ae) && ae.Code == apitype.CodeConflict && r.selected == d.ID {
+		msg := ae.Message + ". It is shown again below as it is now; review it and decide again."
+		r.show(d.ID)
+		r.setMessage(msg)
+		return
+	}
+	r.setMessage(errText(err))
+	r.updateButtons()
+}
+
+func (r *Review) setMessage(text string) {
+	r.message.SetText(text)
+	r.message.Show()
+}
+
+// askReject opens the reject dialog.
+func (r *Review) askReject() {
+	if r.shown == nil || r.busy || r.dialog != nil {
+		return
+	}
+	d := r.shown
+	r.reason = newEscEntry(r.closeDialog)
+	r.reason.SetPlaceHolder("Reason (required), e.g. wrong patient, duplicate, not for the record")
+	r.reason.SetMinRowsVisible(3)
+	problem := errorLabel("")
+	problem.Hide()
+	explain := widget.NewLabel(RejectExplain)
+	explain.Wrapping = fyne.TextWrapWord
+	who := widget.NewLabelWithStyle(PatientName(d.Content.Patient)+"   "+NHSNumber(d.Content.Patient.NHSNumber),
+		fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	body := container.NewVBox(who, explain, r.reason, problem)
+	dlg := dialog.NewCustomWithoutButtons(RejectTitle, container.NewGridWrap(fyne.NewSize(520, body.MinSize().Height+40), body), r.win)
+	cancelBtn := widget.NewButton("Cancel   (Esc)", r.closeDialog)
+	rejectBtn := widget.NewButtonWithIcon("Reject", theme.CancelIcon(), nil)
+	rejectBtn.Importance = widget.DangerImportance
+	rejectBtn.OnTapped = func() { r.reject(d, problem) }
+	dlg.SetButtons([]fyne.CanvasObject{cancelBtn, rejectBtn})
+	dlg.SetOnClosed(func() { r.dialog, r.reason = nil, nil })
+	r.dialog = dlg
+	dlg.Show()
+	r.win.Canvas().Focus(r.reason)
+}
+
+func (r *Review) closeDialog() {
+	if r.dialog != nil {
+		r.dialog.Hide()
+		r.dialog, r.reason = nil, nil
+	}
+}
+
+// reject sends the rejection; a reason is required.
+func (r *Review) reject(d *apitype.RecordDetail, problem *widget.Label) {
+	if r.reason == nil {
+		return
+	}
+	reason := strings.TrimSpace(r.reason.Text)
+	if reason == "" {
+		problem.SetText(ReasonRequired)
+		problem.Show()
+		return
+	}
+	r.busy = true
+	r.updateButtons()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+		defer cancel()
+		_, err := r.svc.Reject(ctx, d.ID, reason)
+		do(func() {
+			r.busy = false
+			if err != nil {
+				problem.SetText(errText(err))
+				problem.Show()
+				r.updateButtons()
+				return
+			}
+			r.closeDialog()
+			r.decided(d.ID)
+		})
+	}()
+}
+
+// escEntry is a text entry that closes its dialog on Esc.
+type escEntry struct {
+	widget.Entry
+	onEsc func()
+}
+
+func newEscEntry(onEsc func()) *escEntry {
+	e := &escEntry{onEsc: onEsc}
+	e.MultiLine = true
+	e.Wrapping = fyne.TextWrapWord
+	e.ExtendBaseWidget(e)
+	return e
+}
+
+// TypedKey closes the dialog on Esc and types anything else.
+func (e *escEntry) TypedKey(k *fyne.KeyEvent) {
+	if k.Name == fyne.KeyEscape {
+		e.onEsc()
+		return
+	}
+	e.Entry.TypedKey(k)
+}
+
+// Colours of the patient comparison.
+var (
+	differs = color.NRGBA{R: 0xff, G: 0xd6, B: 0xd6, A: 0xff}
+)
+
+// renderDetail shows a writeback in full.
+func (r *Review) renderDetail(d *apitype.RecordDetail) {
+	r.detail.RemoveAll()
+	if d.Content == nil {
+		text := "This writeback's content is not available."
+		if d.Wiped {
+			text = "This writeback's patient content has been removed (retention)."
+		}
+		r.detail.Add(errorLabel(text))
+		return
+	}
+	c := d.Content
+	now := r.opts.Now()
+	r.detail.Add(heading(PatientName(c.Patient)))
+	r.detail.Add(widget.NewLabel(fmt.Sprintf("From %s · received %s · record %d, version %d",
+		c.AuthorName, Received(d.CreatedAt, now), d.ID, d.Version)))
+	r.detail.Add(r.patients(c.Patient, d.Match, now))
+	r.detail.Add(checksBox(d.Match))
+
+	r.detail.Add(heading("Summary"))
+	summary := widget.NewLabel(c.Summary)
+	summary.Wrapping = fyne.TextWrapWord
+	r.detail.Add(summary)
+
+	r.detail.Add(heading(fmt.Sprintf("Coded entries (%d)", len(c.Codes))))
+	if len(c.Codes) == 0 {
+		r.detail.Add(widget.NewLabel("None."))
+	}
+	for _, code := range c.Codes {
+		r.detail.Add(codeRow(code))
+	}
+
+	r.detail.Add(heading(fmt.Sprintf("Attachments (%d)", len(c.Attachments))))
+	if len(c.Attachments) == 0 {
+		r.detail.Add(widget.NewLabel("None."))
+	}
+	for i, a := range c.Attachments {
+		r.detail.Add(r.attachment(d.ID, i, a))
+	}
+	r.scroll.ScrollToTop()
+}
+
+func heading(text string) fyne.CanvasObject {
+	t := widget.NewRichText(&widget.TextSegment{Style: widget.RichTextStyleSubHeading, Text: text})
+	t.Wrapping = fyne.TextWrapWord
+	return t
+}
+
+// field is one compared line of the patient table.
+type field struct {
+	name, request, system string
+}
+
+// comparePatients lists the fields shown side by side and whether each differs.
+func comparePatients(p writeback.Patient, m *apitype.MatchedPatient, now time.Time) []field {
+	fs := []field{
+		{"Name", name(p.FamilyName, p.GivenNames), ""},
+		{"Date of birth", DateOfBirth(p.DateOfBirth, now), ""},
+		{"NHS number", NHSNumber(p.NHSNumber), ""},
+	}
+	if m != nil {
+		fs[0].system = name(m.FamilyName, m.GivenNames)
+		fs[1].system = DateOfBirth(m.DateOfBirth, now)
+		fs[2].system = NHSNumber(m.NHSNumber)
+	}
+	return fs
+}
+
+// Differs reports whether two shown values differ (case and spacing aside).
+func Differs(a, b string) bool {
+	norm := func(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), " ")) }
+	return norm(a) != norm(b)
+}
+
+// patients shows the request's patient beside the clinical system's, differences marked.
+func (r *Review) patients(p writeback.Patient, m *apitype.Match, now time.Time) fyne.CanvasObject {
+	var mp *apitype.MatchedPatient
+	if m != nil {
+		mp = m.Patient
+	}
+	bold := fyne.TextStyle{Bold: true}
+	grid := container.New(layout.NewFormLayout())
+	cells := []fyne.CanvasObject{
+		widget.NewLabel(""),
+		container.NewGridWithColumns(2,
+			widget.NewLabelWithStyle("In the request", fyne.TextAlignLeading, bold),
+			widget.NewLabelWithStyle("In the clinical system", fyne.TextAlignLeading, bold)),
+	}
+	for _, f := range comparePatients(p, mp, now) {
+		sys := f.system
+		if mp == nil {
+			sys = "—"
+		}
+		req := widget.NewLabel(f.request)
+		req.Wrapping = fyne.TextWrapWord
+		var sysObj fyne.CanvasObject
+		sl := widget.NewLabel(sys)
+		sl.Wrapping = fyne.TextWrapWord
+		sysObj = sl
+		if mp != nil && Differs(f.request, f.system) {
+			sl.SetText(sys + "   ≠ differs")
+			sl.TextStyle.Bold = true
+			sl.Importance = widget.DangerImportance
+			bg := canvas.NewRectangle(differs)
+			sysObj = container.NewStack(bg, sl)
+			req.TextStyle.Bold = true
+			req.Importance = widget.DangerImportance
+			reqBg := canvas.NewRectangle(differs)
+			cells = append(cells, widget.NewLabelWithStyle(f.name, fyne.TextAlignLeading, bold),
+				container.NewGridWithColumns(2, container.NewStack(reqBg, req), sysObj))
+			continue
+		}
+		cells = append(cells, widget.NewLabelWithStyle(f.name, fyne.TextAlignLeading, bold),
+			container.NewGridWithColumns(2, req, sysObj))
+	}
+	grid.Objects = cells
+	bg := canvas.NewRectangle(theme.Color(theme.ColorNameInputBackground))
+	bg.CornerRadius = theme.InputRadiusSize()
+	return container.NewStack(bg, container.NewPadded(grid))
+}
+
+// checksBox shows the identity checks' results and any problem with the match.
+func checksBox(m *apitype.Match) fyne.CanvasObject {
+	box := container.NewVBox()
+	if m == nil {
+		box.Add(errorLabel("The clinical system's patient was not looked up: you cannot confirm until it is."))
+		return box
+	}
+	if m.Error != "" {
+		box.Add(errorLabel("The clinical system's patient could not be shown (" + m.Error + "). Select the writeback again to retry; you cannot confirm until it is shown."))
+	}
+	line := func(ok bool, text string) fyne.CanvasObject {
+		var icon fyne.Resource = theme.NewSuccessThemedResource(theme.ConfirmIcon())
+		l := widget.NewLabel(text)
+		if !ok {
+			icon = theme.NewErrorThemedResource(theme.CancelIcon())
+			l.Importance = widget.DangerImportance
+		}
+		return container.NewHBox(widget.NewIcon(icon), l)
+	}
+	matches := "Exactly one patient record has this NHS number"
+	if m.Error == "" && m.Matches != 1 {
+		matches = fmt.Sprintf("%d patient records have this NHS number: there must be exactly one", m.Matches)
+	}
+	row := container.NewHBox(
+		line(m.NHSNumberValid, "NHS number valid"),
+		line(m.IdentityVerified, "Identity verified by the platform"),
+	)
+	box.Add(row)
+	if m.Error == "" {
+		box.Add(line(m.Matches == 1, matches))
+	}
+	if m.Patient != nil && (m.Patient.Deceased || !m.Patient.Registered) {
+		box.Add(errorLabel("The clinical system says this patient is deceased or no longer registered."))
+	}
+	return box
+}
+
+func codeRow(c writeback.Code) fyne.CanvasObject {
+	text := c.Display
+	if c.Value != nil {
+		text += fmt.Sprintf(":  %s %s", trimFloat(*c.Value), c.Unit)
+	}
+	term := widget.NewLabelWithStyle(text, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	term.Wrapping = fyne.TextWrapWord
+	code := widget.NewLabel("SNOMED CT " + c.Code)
+	code.Importance = widget.LowImportance
+	return container.NewBorder(nil, nil, nil, code, term)
+}
+
+func trimFloat(f float64) string {
+	s := fmt.Sprintf("%.3f", f)
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	return s
+}
+
+// attachment shows one attachment: an image inline, anything else with an Open button.
+func (r *Review) attachment(id uint64, i int, a apitype.Attachment) fyne.CanvasObject {
+	info := widget.NewLabel(fmt.Sprintf("%s   ·   %s   ·   %s", a.FileName, a.MediaType, Size(a.Size)))
+	info.Wrapping = fyne.TextWrapWord
+	box := container.NewVBox()
+	if strings.HasPrefix(a.MediaType, "image/") {
+		img := canvas.NewImageFromResource(nil)
+		img.FillMode = canvas.ImageFillContain
+		img.SetMinSize(fyne.NewSize(360, 240))
+		placeholder := widget.NewLabel("Loading the image…")
+		holder := container.NewStack(placeholder)
+		box.Add(container.NewBorder(nil, nil, widget.NewIcon(theme.FileImageIcon()), nil, info))
+		box.Add(container.NewHBox(holder))
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+			defer cancel()
+			data, err := r.svc.Attachment(ctx, id, i)
+			do(func() {
+				if err != nil {
+					placeholder.SetText("Could not load the image: " + errText(err))
+					placeholder.Importance = widget.DangerImportance
+					placeholder.Refresh()
+					return
+				}
+				// Kept in memory only: never written to disk.
+				img.Resource = fyne.NewStaticResource(a.FileName, data)
+				holder.Objects = []fyne.CanvasObject{img}
+				holder.Refresh()
+				img.Refresh()
+			})
+		}()
+		return box
+	}
+	open := widget.NewButtonWithIcon("Open", theme.FileIcon(), nil)
+	problem := errorLabel("")
+	problem.Hide()
+	open.OnTapped = func() { r.openAttachment(id, i, a, problem) }
+	box.Add(container.NewBorder(nil, nil, widget.NewIcon(theme.FileIcon()), open, info))
+	box.Add(problem)
+	return box
+}
+
+// openAttachment writes a temporary copy readable only by this user (removed when the
+// window closes) and opens it in the desktop's viewer.
+func (r *Review) openAttachment(id uint64, i int, a apitype.Attachment, problem *widget.Label) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+		defer cancel()
+		data, err := r.svc.Attachment(ctx, id, i)
+		var path string
+		if err == nil {
+			path, err = r.tempCopy(id, i, a.FileName, data)
+		}
+		if err == nil {
+			err = r.open(path)
+		}
+		do(func() {
+			if err != nil {
+				problem.SetText("Could not open " + a.FileName + ": " + errText(err))
+				problem.Show()
+				return
+			}
+			problem.Hide()
+		})
+	}()
+}
+
+func (r *Review) open(path string) error {
+	if r.opts.Open != nil {
+		return r.opts.Open(path)
+	}
+	return r.app.OpenURL(&url.URL{Scheme: "file", Path: filepath.ToSlash(path)})
+}
+
+// tempCopy writes data to a private temporary folder (mode 0700, file 0600).
+func (r *Review) tempCopy(id uint64, i int, fileName string, data []byte) (string, error) {
+	r.tmpMu.Lock()
+	defer r.tmpMu.Unlock()
+	if r.tmpDir == "" {
+		dir, err := os.MkdirTemp("", "wbagent-review-")
+		if err != nil {
+			return "", fmt.Errorf("temporary folder: %w", err)
+		}
+		r.tmpDir = dir
+	}
+	dir := filepath.Join(r.tmpDir, fmt.Sprintf("%d-%d", id, i))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("temporary folder: %w", err)
+	}
+	path := filepath.Join(dir, filepath.Base(fileName))
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return "", fmt.Errorf("temporary copy: %w", err)
+	}
+	return path, nil
+}
