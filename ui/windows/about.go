@@ -1,11 +1,20 @@
 package windows
 
 import (
+	"context"
+	"path/filepath"
+	"time"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/writeback-agent/wbagent/agent/localapi/apitype"
+	"github.com/writeback-agent/wbagent/agent/paths"
 )
 
 // Texts of the About window.
@@ -66,4 +75,116 @@ func AboutContent(version string, onClose func()) fyne.CanvasObject {
 		hint,
 		container.NewHBox(layout.NewSpacer(), closeButton),
 	))
+}
+
+// AboutService is the About window with what the service says: its version, the data and
+// log folders, and for administrators "Save diagnostics…" (the PHI-free bundle).
+type AboutService struct {
+	svc     Service
+	win     fyne.Window
+	version string
+	live    *live
+
+	status  *apitype.Status
+	message string
+
+	banner  *Banner
+	details *fyne.Container
+}
+
+// NewAboutService returns the About window following the service until it is closed.
+func NewAboutService(a fyne.App, version string, svc Service) *AboutService {
+	w := &AboutService{svc: svc, version: version}
+	w.win = a.NewWindow("About " + ProductName)
+	w.win.SetIcon(AppIcon)
+	w.banner = NewBanner()
+	w.details = container.NewVBox()
+	w.render()
+	w.win.SetContent(container.NewBorder(w.banner, nil, nil, nil,
+		container.NewVBox(AboutContent(version, w.win.Close), container.NewPadded(w.details))))
+	w.win.Resize(fyne.NewSize(560, w.win.Content().MinSize().Height+80))
+	w.win.CenterOnScreen()
+	w.live = &live{svc: svc, banner: w.banner, onEvent: func(e apitype.Event) {
+		if e.Status != nil {
+			w.status = e.Status
+			w.render()
+		}
+	}}
+	w.win.SetOnClosed(w.live.stop)
+	w.live.start()
+	return w
+}
+
+// Window is the window.
+func (w *AboutService) Window() fyne.Window { return w.win }
+
+func (w *AboutService) render() {
+	w.details.RemoveAll()
+	data, err := paths.DataDir()
+	if err != nil {
+		data = "unknown (" + err.Error() + ")"
+	}
+	service := "not running"
+	if w.status != nil {
+		service = w.status.Version
+		if service == "" {
+			service = "dev"
+		}
+	}
+	form := widget.NewForm(
+		widget.NewFormItem("This window", widget.NewLabel(orDev(w.version))),
+		widget.NewFormItem("The service", widget.NewLabel(service)),
+		widget.NewFormItem("Data folder", selectable(data)),
+		widget.NewFormItem("Log folder", selectable(filepath.Join(data, paths.LogsDir))),
+	)
+	w.details.Add(form)
+	if w.status != nil && w.status.Caller != nil && w.status.Caller.Admin {
+		save := widget.NewButtonWithIcon("Save diagnostics…", theme.DocumentSaveIcon(), w.saveDiagnostics)
+		note := widget.NewLabel("For IT and support: settings, conditions and counts, never patient data.")
+		note.Wrapping = fyne.TextWrapWord
+		note.Importance = widget.LowImportance
+		w.details.Add(container.NewBorder(nil, nil, nil, save, note))
+	}
+	if w.message != "" {
+		w.details.Add(widget.NewLabel(w.message))
+	}
+}
+
+func orDev(v string) string {
+	if v == "" {
+		return "dev"
+	}
+	return v
+}
+
+// selectable shows a path that can be selected and copied.
+func selectable(text string) fyne.CanvasObject {
+	l := widget.NewLabel(text)
+	l.Selectable = true
+	l.Wrapping = fyne.TextWrapBreak
+	return l
+}
+
+func (w *AboutService) saveDiagnostics() {
+	d := dialog.NewFileSave(func(f fyne.URIWriteCloser, err error) {
+		if err != nil || f == nil {
+			return
+		}
+		go func() {
+			defer f.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+			defer cancel()
+			err := w.svc.Diag(ctx, f)
+			do(func() {
+				if err != nil {
+					w.message = "Diagnostics not saved: " + errText(err)
+				} else {
+					w.message = "Diagnostics saved to " + f.URI().Path() + "."
+				}
+				w.render()
+			})
+		}()
+	}, w.win)
+	d.SetFileName("wbagent-diagnostics-" + time.Now().Format("20060102-1504") + ".zip")
+	d.Show()
 }

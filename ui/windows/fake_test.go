@@ -235,6 +235,14 @@ func (f *fakeService) Unlink(_ context.Context, user string) (*apitype.LinkState
 	return &st, nil
 }
 
+func (f *fakeService) Diag(_ context.Context, w io.Writer) error {
+	if err := f.called("Diag"); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "PK")
+	return err
+}
+
 // Watch opens a stream the test feeds with send; its first event is the state.
 func (f *fakeService) Watch(context.Context) (Events, error) {
 	if err := f.called("Watch"); err != nil {

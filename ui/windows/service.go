@@ -3,6 +3,7 @@ package windows
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/writeback-agent/wbagent/agent/client"
@@ -28,6 +29,8 @@ type Service interface {
 	LinkState(ctx context.Context) (*apitype.LinkState, error)
 	Link(ctx context.Context, req apitype.LinkRequest) (*apitype.LinkState, error)
 	Unlink(ctx context.Context, osUserID string) (*apitype.LinkState, error)
+	// Diag writes the diagnostics bundle (administrators).
+	Diag(ctx context.Context, w io.Writer) error
 	// Watch opens the watch stream; its first event carries the whole state.
 	Watch(ctx context.Context) (Events, error)
 }
