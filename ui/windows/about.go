@@ -110,7 +110,7 @@ func NewAboutService(a fyne.App, version string, svc Service) *AboutService {
 			w.render()
 		}
 	}}
-	w.win.SetOnClosed(w.live.stop)
+	setOnClosed(w.win, w.live.stop)
 	w.live.start()
 	return w
 }

@@ -78,7 +78,7 @@ func NewAccount(a fyne.App, svc Service, signIn SignInFunc) *Account {
 			w.reload()
 		}
 	}}
-	w.win.SetOnClosed(w.live.stop)
+	setOnClosed(w.win, w.live.stop)
 	w.live.start()
 	return w
 }

@@ -63,7 +63,7 @@ func NewAttention(a fyne.App, svc Service) *Attention {
 		}
 	})
 	w.live = &live{svc: svc, banner: w.banner, onEvent: w.onEvent}
-	w.win.SetOnClosed(w.live.stop)
+	setOnClosed(w.win, w.live.stop)
 	w.live.start()
 	return w
 }

@@ -95,7 +95,7 @@ func NewProblems(a fyne.App, svc Service) *Problems {
 	p.win.Resize(fyne.NewSize(900, 640))
 	p.win.CenterOnScreen()
 	p.live = &live{svc: svc, banner: p.banner, onEvent: p.onEvent}
-	p.win.SetOnClosed(p.live.stop)
+	setOnClosed(p.win, p.live.stop)
 	p.live.start()
 	return p
 }

@@ -124,7 +124,7 @@ func NewReview(a fyne.App, svc Service, opts ReviewOptions) *Review {
 	r.win.CenterOnScreen()
 	r.bindKeys()
 	r.live = &live{svc: svc, banner: r.banner, onEvent: r.onEvent}
-	r.win.SetOnClosed(r.closed)
+	setOnClosed(r.win, r.closed)
 	r.live.start()
 	return r
 }
@@ -941,4 +941,27 @@ func (r *Review) tempCopy(id uint64, i int, fileName string, data []byte) (strin
 		return "", fmt.Errorf("temporary copy: %w", err)
 	}
 	return path, nil
+}
+
+// Ready reports whether the first state has arrived and the selected writeback (if any) is
+// shown with its match: what make screenshots and make bench wait for.
+func (r *Review) Ready() bool {
+	return r.loaded && (len(r.records) == 0 || r.shown != nil)
+}
+
+// Choose makes the visibility choice, as V or N would.
+func (r *Review) Choose(visibleOnline bool) {
+	if visibleOnline {
+		r.typedRune(keyVisible)
+	} else {
+		r.typedRune(keyNotVisible)
+	}
+}
+
+// AskReject opens the reject dialog with reason typed in, as the Reject button would.
+func (r *Review) AskReject(reason string) {
+	r.askReject()
+	if r.reason != nil {
+		r.reason.SetText(reason)
+	}
 }
