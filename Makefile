@@ -46,13 +46,11 @@ FUZZTIME ?= 60s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./agent/writeback/
 
-# make screenshots: every window rendered under Xvfb to screenshots/NAME.png, to look at.
-screenshots: deps
-	@scripts/deps.sh x11-apps imagemagick
-	$(GO) build -o $(BIN)/ ./cmd/wbagent-ui
-	mkdir -p screenshots
-	xvfb-run -a -s "-screen 0 1024x768x24" $(BIN)/wbagent-ui -screenshot scripts/screenshot.sh
-	@ls screenshots/*.png
+# make screenshots: every window rendered under Xvfb with real data (a simulated practice)
+# into docs/screenshots/NAME.png, to look at.
+screenshots: build
+	@scripts/deps.sh x11-apps imagemagick jq
+	scripts/screenshots-windows.sh $(BIN) docs/screenshots
 
 clean:
 	rm -rf $(BIN)

@@ -160,12 +160,20 @@ func stage(a fyne.App, svc windows.Service, shot, shoot string, bench bool) erro
 	case "review", "confirm", "reject":
 		review = windows.NewReview(a, svc, windows.ReviewOptions{})
 		w, ready = review.Window(), review.Ready
+	case "attention":
+		x := windows.NewAttention(a, svc)
+		w, ready = x.Window(), x.Ready
+	case "problems":
+		x := windows.NewProblems(a, svc)
+		w, ready = x.Window(), x.Ready
+	case "account":
+		x := windows.NewAccount(a, svc, nil)
+		w, ready = x.Window(), x.Ready
+	case "about":
+		x := windows.NewAboutService(a, version, svc)
+		w, ready = x.Window(), x.Ready
 	default:
-		w = newWindow(a, svc, shot)
-		if w == nil {
-			return fmt.Errorf("unknown shot %q", shot)
-		}
-		ready = func() bool { return true }
+		return fmt.Errorf("unknown shot %q", shot)
 	}
 	errs := make(chan error, 1)
 	go func() {

@@ -44,10 +44,24 @@ func NewAbout(a fyne.App, version string) fyne.Window {
 // and version, what the product does, where to find its status, and a Close
 // button that calls onClose.
 func AboutContent(version string, onClose func()) fyne.CanvasObject {
+	return container.NewPadded(container.NewVBox(
+		aboutHeader(version),
+		container.NewHBox(layout.NewSpacer(), closeButton(onClose)),
+	))
+}
+
+func closeButton(onClose func()) *widget.Button {
+	b := widget.NewButton("Close", onClose)
+	b.Importance = widget.HighImportance
+	return b
+}
+
+// aboutHeader is the icon, product name and version, what the product does and where to
+// find its status.
+func aboutHeader(version string) fyne.CanvasObject {
 	if version == "" {
 		version = "dev"
 	}
-
 	icon := canvas.NewImageFromResource(AppIcon)
 	icon.FillMode = canvas.ImageFillContain
 	icon.SetMinSize(fyne.NewSquareSize(64))
@@ -64,17 +78,7 @@ func AboutContent(version string, onClose func()) fyne.CanvasObject {
 	summary.Wrapping = fyne.TextWrapWord
 	hint := widget.NewLabel(TrayHint)
 	hint.Wrapping = fyne.TextWrapWord
-
-	closeButton := widget.NewButton("Close", onClose)
-	closeButton.Importance = widget.HighImportance
-
-	return container.NewPadded(container.NewVBox(
-		heading,
-		widget.NewSeparator(),
-		summary,
-		hint,
-		container.NewHBox(layout.NewSpacer(), closeButton),
-	))
+	return container.NewVBox(heading, widget.NewSeparator(), summary, hint)
 }
 
 // AboutService is the About window with what the service says: its version, the data and
@@ -100,8 +104,9 @@ func NewAboutService(a fyne.App, version string, svc Service) *AboutService {
 	w.banner = NewBanner()
 	w.details = container.NewVBox()
 	w.render()
-	w.win.SetContent(container.NewBorder(w.banner, nil, nil, nil,
-		container.NewVBox(AboutContent(version, w.win.Close), container.NewPadded(w.details))))
+	w.win.SetContent(container.NewBorder(w.banner, nil, nil, nil, container.NewPadded(container.NewVBox(
+		aboutHeader(version), widget.NewSeparator(), w.details,
+		container.NewHBox(layout.NewSpacer(), closeButton(w.win.Close))))))
 	w.win.Resize(fyne.NewSize(560, w.win.Content().MinSize().Height+80))
 	w.win.CenterOnScreen()
 	w.live = &live{svc: svc, banner: w.banner, onEvent: func(e apitype.Event) {
@@ -117,6 +122,9 @@ func NewAboutService(a fyne.App, version string, svc Service) *AboutService {
 
 // Window is the window.
 func (w *AboutService) Window() fyne.Window { return w.win }
+
+// Ready reports whether the service's status has arrived.
+func (w *AboutService) Ready() bool { return w.status != nil }
 
 func (w *AboutService) render() {
 	w.details.RemoveAll()
@@ -134,7 +142,7 @@ func (w *AboutService) render() {
 	form := widget.NewForm(
 		widget.NewFormItem("This window", widget.NewLabel(orDev(w.version))),
 		widget.NewFormItem("The service", widget.NewLabel(service)),
-		widget.NewFormItem("Data folder", selectable(data)),
+		widget.NewFormItem("Data folder", selectable(data+" (unless IT chose another)")),
 		widget.NewFormItem("Log folder", selectable(filepath.Join(data, paths.LogsDir))),
 	)
 	w.details.Add(form)
@@ -142,7 +150,6 @@ func (w *AboutService) render() {
 		save := widget.NewButtonWithIcon("Save diagnostics…", theme.DocumentSaveIcon(), w.saveDiagnostics)
 		note := widget.NewLabel("For IT and support: settings, conditions and counts, never patient data.")
 		note.Wrapping = fyne.TextWrapWord
-		note.Importance = widget.LowImportance
 		w.details.Add(container.NewBorder(nil, nil, nil, save, note))
 	}
 	if w.message != "" {

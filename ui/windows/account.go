@@ -70,7 +70,7 @@ func NewAccount(a fyne.App, svc Service, signIn SignInFunc) *Account {
 	w.banner = NewBanner()
 	w.box = container.NewVBox(widget.NewLabel("Connecting to the service…"))
 	w.win.SetContent(container.NewBorder(w.banner, nil, nil, nil, container.NewPadded(w.box)))
-	w.win.Resize(fyne.NewSize(620, 360))
+	w.win.Resize(fyne.NewSize(620, 300))
 	w.win.CenterOnScreen()
 	// Every status event may mean a link changed (made, mended, expired): read it again.
 	w.live = &live{svc: svc, banner: w.banner, onEvent: func(e apitype.Event) {
@@ -85,6 +85,9 @@ func NewAccount(a fyne.App, svc Service, signIn SignInFunc) *Account {
 
 // Window is the window.
 func (w *Account) Window() fyne.Window { return w.win }
+
+// Ready reports whether the link has been read.
+func (w *Account) Ready() bool { return w.state != nil }
 
 func (w *Account) reload() {
 	go func() {
@@ -157,7 +160,7 @@ func (w *Account) render() {
 			link.Disable()
 		}
 	}
-	w.box.Add(layout.NewSpacer())
+	w.box.Add(widget.NewSeparator())
 	w.box.Add(buttons)
 }
 

@@ -71,6 +71,19 @@ func NewAttention(a fyne.App, svc Service) *Attention {
 // Window is the window.
 func (w *Attention) Window() fyne.Window { return w.win }
 
+// Ready reports whether the first state has arrived and every card's patient is shown.
+func (w *Attention) Ready() bool {
+	if !w.loaded {
+		return false
+	}
+	for _, r := range w.records {
+		if d := w.details[r.ID]; r.Mine && (d == nil || d.Content == nil) {
+			return false
+		}
+	}
+	return true
+}
+
 func (w *Attention) admin() bool { return w.caller != nil && w.caller.Admin }
 
 // shows reports whether a record belongs in the window.

@@ -103,6 +103,9 @@ func NewProblems(a fyne.App, svc Service) *Problems {
 // Window is the window.
 func (p *Problems) Window() fyne.Window { return p.win }
 
+// Ready reports whether the service's status has arrived.
+func (p *Problems) Ready() bool { return p.status != nil }
+
 func (p *Problems) onEvent(e apitype.Event) {
 	if e.Status != nil {
 		p.status = e.Status
@@ -198,7 +201,7 @@ func conditionCard(c condition.Condition) fyne.CanvasObject {
 	sev := canvas.NewText(SeverityText(c.Severity), severityColour(c.Severity))
 	sev.TextStyle.Bold = true
 	who := widget.NewLabel("Who fixes it: " + OwnerText(c.Owner))
-	who.Importance = widget.LowImportance
+	who.TextStyle.Bold = true
 	items := []fyne.CanvasObject{
 		container.NewHBox(sev, layout.NewSpacer(), who),
 		heading(c.Title),

@@ -167,6 +167,7 @@ func (r *Review) build() {
 		r.updateButtons()
 		r.win.Canvas().Unfocus()
 	})
+	r.radio.Horizontal = true
 	r.confirmBtn = widget.NewButtonWithIcon(ConfirmLabel, theme.ConfirmIcon(), r.confirm)
 	r.confirmBtn.Importance = widget.HighImportance
 	r.rejectBtn = widget.NewButtonWithIcon(RejectLabel, theme.CancelIcon(), r.askReject)
@@ -175,8 +176,7 @@ func (r *Review) build() {
 	r.message.Wrapping = fyne.TextWrapWord
 	r.message.Importance = widget.DangerImportance
 	r.message.Hide()
-	r.hint = widget.NewLabel(ChooseFirst)
-	r.hint.Importance = widget.LowImportance
+	r.hint = widget.NewLabelWithStyle(ChooseFirst, fyne.TextAlignTrailing, fyne.TextStyle{Italic: true})
 	question := widget.NewLabelWithStyle(VisibleQuestion, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	r.decision = container.NewVBox(
 		widget.NewSeparator(),
@@ -837,7 +837,6 @@ func codeRow(c writeback.Code) fyne.CanvasObject {
 	term := widget.NewLabelWithStyle(text, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	term.Wrapping = fyne.TextWrapWord
 	code := widget.NewLabel("SNOMED CT " + c.Code)
-	code.Importance = widget.LowImportance
 	return container.NewBorder(nil, nil, nil, code, term)
 }
 
