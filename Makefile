@@ -10,7 +10,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Service-side packages run under the race detector.
 AGENT_PKGS := ./agent/...
 
-.PHONY: all deps build test vet run bench bench-queue fuzz screenshots clean
+.PHONY: all deps build test vet run bench bench-queue bench-ui fuzz screenshots clean
 
 all: build
 
@@ -36,10 +36,16 @@ run: build
 
 # make bench: the queue benchmark against its peers (its own module under bench/).
 # QUICK=1 runs a shorter version (under 45 s).
-bench: bench-queue
+bench: bench-queue bench-ui
 
 bench-queue:
 	cd bench && $(GO) run . $(if $(QUICK),-quick,)
+
+# make bench-ui: wbagent-ui's time from start to the review window's first frame with its
+# data, and its resident memory, with 1,000 writebacks waiting (QUICK=1: 200), under Xvfb.
+bench-ui: build
+	@scripts/deps.sh jq
+	scripts/bench-ui.sh $(BIN) $(if $(QUICK),200,1000)
 
 # make fuzz: run the writeback decoder's fuzzer for FUZZTIME (default 60s).
 FUZZTIME ?= 60s

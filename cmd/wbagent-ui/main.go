@@ -18,11 +18,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -204,6 +207,10 @@ func run(w fyne.Window, review *windows.Review, ready func() bool, shot, shoot s
 		fyne.DoAndWait(func() { w.Canvas().Refresh(w.Canvas().Content()) })
 		time.Sleep(50 * time.Millisecond)
 		fmt.Printf("first-frame-ms %d\n", time.Since(started).Milliseconds())
+		time.Sleep(2 * time.Second) // the visible rows' details arrive and are drawn
+		if rss, err := residentKB(); err == nil {
+			fmt.Printf("rss-kb %d\n", rss)
+		}
 		return nil
 	}
 	switch shot {
@@ -217,6 +224,20 @@ func run(w fyne.Window, review *windows.Review, ready func() bool, shot, shoot s
 		return fmt.Errorf("%s %s: %v: %s", shoot, shot, err, out)
 	}
 	return nil
+}
+
+// residentKB is the process's resident memory (Linux: VmRSS), for make bench-ui.
+func residentKB() (int64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		}
+	}
+	return 0, errors.New("no VmRSS")
 }
 
 // defaultSocket is $WBAGENT_SOCKET, else the service's default.
