@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # screenshots-windows.sh BIN OUT — the clinician's windows (wbagent-ui) with real data, into
 # OUT/NAME.png: make screenshots runs it. It starts a simulated practice and the service
-# (dev-stack.sh) with writebacks waiting for confirmation, queues two that stop (a surname
+# (dev-stack.sh) with writebacks waiting for confirmation, queues one whose given names
+# differ from the record's and two that stop (a surname
 # that does not match the record, an unknown NHS number), and renders each window under Xvfb
 # at 1366×768: review (a writeback selected), confirm (the visibility chosen), reject (the
-# dialog), attention, about, account-linked; then unlinks (account-unlinked), and deactivates
+# dialog), attachments (the image inline), review-difference (a given name that differs from
+# the record's, marked), attention, about, account-linked; then unlinks (account-unlinked), and deactivates
 # the application in the simulated EMAS Manager (problems).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,19 +33,27 @@ for f in $("$dir/bin/devstack" feed "$SIM_ADMIN_URL" "$CLINICIAN_ID" 2 "$dir/sto
 	fi
 	"$wbagent" enqueue "$f.x" >/dev/null
 done
+# One whose given names differ from the record's: the checks let it through (they compare
+# NHS number, family name and date of birth) and the review window marks the difference.
+f=$("$dir/bin/devstack" feed "$SIM_ADMIN_URL" "$CLINICIAN_ID" 1 "$dir/differs")
+jq '.patient.givenNames = "Jon Michael" | .jobId += "-differs"' "$f" >"$f.x"
+differs=$("$wbagent" enqueue "$f.x" --json | jq .id)
 for _ in $(seq 100); do
 	[ "$("$wbagent" queue list --state needs-attention --json | jq length)" = 2 ] && break
 	sleep 0.2
 done
 
-shot() { # shot WINDOW [FILE-NAME]
+shot() { # shot WINDOW [FILE-NAME [RECORD-ID]]
 	SHOT_DIR=$out SHOT_NAME=${2:-$1} xvfb-run -a -s "-screen 0 1366x768x24" \
-		"$bin/wbagent-ui" -screenshot "$root/scripts/screenshot.sh" "$1" 2>/dev/null
+		"$bin/wbagent-ui" -screenshot "$root/scripts/screenshot.sh" -select "${3:-0}" "$1" 2>/dev/null
 	echo "screenshots: $out/${2:-$1}.png"
 }
-shot review
-shot confirm
-shot reject
+first=$("$wbagent" queue list --state needs-confirmation --json | jq '[.[] | select(.id != '"$differs"')] | max_by(.createdAt, .id) | .id')
+shot review review "$first"
+shot confirm confirm "$first"
+shot reject reject "$first"
+shot attachments attachments "$first"
+shot review review-difference "$differs"
 shot attention
 shot about
 shot account account-linked

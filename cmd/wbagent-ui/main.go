@@ -10,8 +10,8 @@
 // socket) to open or bring forward the window, and exits. With no argument it opens the
 // review window.
 //
-// With -screenshot it opens the window SHOT names (review, confirm, reject, attention,
-// problems, account, about), waits until the service's data is shown, runs `COMMAND SHOT`
+// With -screenshot it opens the window SHOT names (review, confirm, reject, attachments,
+// attention, problems, account, about; -select ID picks the writeback), waits until the service's data is shown, runs `COMMAND SHOT`
 // and exits: make screenshots runs it under Xvfb with scripts/screenshot.sh. With -bench it
 // prints the time from start to the review window's first frame with its data (make bench-ui).
 package main
@@ -51,6 +51,7 @@ func main() {
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	socket := flag.String("socket", defaultSocket(), "the service's local API `PATH`")
 	shoot := flag.String("screenshot", "", "open the window SHOT names, run `COMMAND` SHOT once its data is shown, and exit")
+	selectID := flag.Uint64("select", 0, "with -screenshot: select the writeback with record `ID`")
 	bench := flag.Bool("bench", false, "print the time from start to the review window's first frame with its data, and exit")
 	flag.Usage = func() {
 		out := flag.CommandLine.Output()
@@ -77,7 +78,7 @@ func main() {
 	if *shoot != "" || *bench {
 		a := app.NewWithID(appID)
 		a.SetIcon(windows.AppIcon)
-		if err := stage(a, svc, name, *shoot, *bench); err != nil {
+		if err := stage(a, svc, name, *shoot, *bench, *selectID); err != nil {
 			fmt.Fprintln(os.Stderr, "wbagent-ui:", err)
 			os.Exit(1)
 		}
@@ -155,12 +156,12 @@ func newWindow(a fyne.App, svc windows.Service, name string) fyne.Window {
 
 // stage opens the window a screenshot or the benchmark needs, waits for the service's data,
 // then runs `shoot NAME` (screenshots) or prints the time to the first frame (bench).
-func stage(a fyne.App, svc windows.Service, shot, shoot string, bench bool) error {
+func stage(a fyne.App, svc windows.Service, shot, shoot string, bench bool, selectID uint64) error {
 	var w fyne.Window
 	var review *windows.Review
 	var ready func() bool
 	switch shot {
-	case "review", "confirm", "reject":
+	case "review", "confirm", "reject", "attachments":
 		review = windows.NewReview(a, svc, windows.ReviewOptions{})
 		w, ready = review.Window(), review.Ready
 	case "attention":
@@ -180,7 +181,7 @@ func stage(a fyne.App, svc windows.Service, shot, shoot string, bench bool) erro
 	}
 	errs := make(chan error, 1)
 	go func() {
-		errs <- run(w, review, ready, shot, shoot, bench)
+		errs <- run(w, review, ready, shot, shoot, bench, selectID)
 		fyne.Do(a.Quit)
 	}()
 	w.Show()
@@ -188,7 +189,7 @@ func stage(a fyne.App, svc windows.Service, shot, shoot string, bench bool) erro
 	return <-errs
 }
 
-func run(w fyne.Window, review *windows.Review, ready func() bool, shot, shoot string, bench bool) error {
+func run(w fyne.Window, review *windows.Review, ready func() bool, shot, shoot string, bench bool, selectID uint64) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for {
@@ -213,7 +214,22 @@ func run(w fyne.Window, review *windows.Review, ready func() bool, shot, shoot s
 		}
 		return nil
 	}
+	if review != nil && selectID != 0 {
+		fyne.DoAndWait(func() { review.SelectRecord(selectID) })
+		time.Sleep(100 * time.Millisecond)
+		for {
+			var ok bool
+			fyne.DoAndWait(func() { ok = ready() })
+			if ok || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	switch shot {
+	case "attachments":
+		time.Sleep(time.Second) // the image arrives
+		fyne.DoAndWait(review.ScrollToEnd)
 	case "confirm":
 		fyne.DoAndWait(func() { review.Choose(false) })
 	case "reject":

@@ -964,3 +964,13 @@ func (r *Review) AskReject(reason string) {
 		r.reason.SetText(reason)
 	}
 }
+
+// SelectRecord selects the writeback with record id, if it is listed.
+func (r *Review) SelectRecord(id uint64) {
+	if i := r.index(id); i >= 0 {
+		r.selectIndex(i)
+	}
+}
+
+// ScrollToEnd scrolls the selected writeback to its end (its attachments).
+func (r *Review) ScrollToEnd() { r.scroll.ScrollToBottom() }
