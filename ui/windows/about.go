@@ -109,7 +109,7 @@ func NewAboutService(a fyne.App, version string, svc Service) *AboutService {
 		container.NewHBox(layout.NewSpacer(), closeButton(w.win.Close))))))
 	w.win.Resize(fyne.NewSize(560, w.win.Content().MinSize().Height+80))
 	w.win.CenterOnScreen()
-	w.live = &live{svc: svc, banner: w.banner, onEvent: func(e apitype.Event) {
+	w.live = &live{svc: svc, win: w.win, banner: w.banner, onEvent: func(e apitype.Event) {
 		if e.Status != nil {
 			w.status = e.Status
 			w.render()

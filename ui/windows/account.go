@@ -73,7 +73,7 @@ func NewAccount(a fyne.App, svc Service, signIn SignInFunc) *Account {
 	w.win.Resize(fyne.NewSize(620, 300))
 	w.win.CenterOnScreen()
 	// Every status event may mean a link changed (made, mended, expired): read it again.
-	w.live = &live{svc: svc, banner: w.banner, onEvent: func(e apitype.Event) {
+	w.live = &live{svc: svc, win: w.win, banner: w.banner, onEvent: func(e apitype.Event) {
 		if e.Status != nil {
 			w.reload()
 		}

@@ -62,7 +62,7 @@ func NewAttention(a fyne.App, svc Service) *Attention {
 			w.dialog.Hide()
 		}
 	})
-	w.live = &live{svc: svc, banner: w.banner, onEvent: w.onEvent}
+	w.live = &live{svc: svc, win: w.win, banner: w.banner, onEvent: w.onEvent}
 	setOnClosed(w.win, w.live.stop)
 	w.live.start()
 	return w

@@ -37,13 +37,11 @@ type Banner struct {
 // NewBanner returns a hidden banner.
 func NewBanner() *Banner {
 	bg := canvas.NewRectangle(color.NRGBA{R: 0xb0, G: 0x1c, B: 0x1c, A: 0xff})
-	title := canvas.NewText(OfflineTitle, color.White)
-	title.TextStyle.Bold = true
-	title.TextSize = theme.TextSize() * 1.1
+	title := widget.NewLabelWithStyle(OfflineTitle, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	detail := widget.NewLabel(OfflineDetail)
 	detail.Wrapping = fyne.TextWrapWord
 	detail.Importance = widget.HighImportance
-	b := &Banner{box: container.NewStack(bg, container.NewPadded(container.NewVBox(title, whiteText(detail))))}
+	b := &Banner{box: container.NewStack(bg, container.NewVBox(whiteText(title), whiteText(detail)))}
 	b.ExtendBaseWidget(b)
 	b.Hide()
 	return b
@@ -69,8 +67,9 @@ func (bannerTheme) Size(n fyne.ThemeSizeName) float32       { return theme.Defau
 // CreateRenderer implements fyne.Widget.
 func (b *Banner) CreateRenderer() fyne.WidgetRenderer { return widget.NewSimpleRenderer(b.box) }
 
-// SetOffline shows or hides the banner.
-func (b *Banner) SetOffline(offline bool) {
+// SetOffline shows or hides the banner and lays win out again (a container does not make
+// room for a child shown later by itself).
+func (b *Banner) SetOffline(win fyne.Window, offline bool) {
 	if offline == b.Visible() {
 		return
 	}
@@ -78,6 +77,9 @@ func (b *Banner) SetOffline(offline bool) {
 		b.Show()
 	} else {
 		b.Hide()
+	}
+	if win != nil && win.Content() != nil {
+		win.Content().Refresh()
 	}
 }
 
@@ -100,6 +102,7 @@ func do(f func()) {
 // reached, and reconnects by itself. Every call into the window is made with fyne.Do.
 type live struct {
 	svc     Service
+	win     fyne.Window
 	banner  *Banner
 	onEvent func(apitype.Event)
 	// onError is told why the stream could not be opened or ended (nil: ignored).
@@ -137,7 +140,7 @@ func (l *live) run(ctx context.Context) {
 		}
 		offline := isNotRunning(err) || err != nil
 		do(func() {
-			l.banner.SetOffline(offline)
+			l.banner.SetOffline(l.win, offline)
 			if l.onError != nil && err != nil {
 				l.onError(err)
 			}
@@ -162,9 +165,10 @@ func (l *live) follow(ctx context.Context, ev Events) error {
 		if err != nil {
 			return err
 		}
+		isFirst := first // the closure runs later, on the UI goroutine
 		do(func() {
-			if first {
-				l.banner.SetOffline(false)
+			if isFirst {
+				l.banner.SetOffline(l.win, false)
 			}
 			l.onEvent(e)
 		})

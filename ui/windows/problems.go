@@ -94,7 +94,7 @@ func NewProblems(a fyne.App, svc Service) *Problems {
 		container.NewVScroll(container.NewPadded(container.NewVBox(p.result, p.box)))))
 	p.win.Resize(fyne.NewSize(900, 640))
 	p.win.CenterOnScreen()
-	p.live = &live{svc: svc, banner: p.banner, onEvent: p.onEvent}
+	p.live = &live{svc: svc, win: p.win, banner: p.banner, onEvent: p.onEvent}
 	setOnClosed(p.win, p.live.stop)
 	p.live.start()
 	return p

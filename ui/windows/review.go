@@ -123,7 +123,7 @@ func NewReview(a fyne.App, svc Service, opts ReviewOptions) *Review {
 	r.win.Resize(fyne.NewSize(1200, 700))
 	r.win.CenterOnScreen()
 	r.bindKeys()
-	r.live = &live{svc: svc, banner: r.banner, onEvent: r.onEvent}
+	r.live = &live{svc: svc, win: r.win, banner: r.banner, onEvent: r.onEvent}
 	setOnClosed(r.win, r.closed)
 	r.live.start()
 	return r
@@ -544,8 +544,24 @@ func (r *Review) confirm() {
 				return
 			}
 			r.decided(d.ID)
+			r.setNotice(fmt.Sprintf("Confirmed %s (%s): it is being filed.", PatientName(d.Content.Patient), visibilityText(pfs)))
 		})
 	}()
+}
+
+func visibilityText(pfs bool) string {
+	if pfs {
+		return "visible online"
+	}
+	return "not visible online"
+}
+
+// setNotice says what was done last (not an error).
+func (r *Review) setNotice(text string) {
+	r.message.SetText(text)
+	r.message.Importance = widget.SuccessImportance
+	r.message.Show()
+	r.message.Refresh()
 }
 
 // decided takes a decided writeback out of the list and selects the next.
@@ -574,7 +590,9 @@ func (r *Review) failed(d *apitype.RecordDetail, err error) {
 
 func (r *Review) setMessage(text string) {
 	r.message.SetText(text)
+	r.message.Importance = widget.DangerImportance
 	r.message.Show()
+	r.message.Refresh()
 }
 
 // askReject opens the reject dialog.
@@ -639,6 +657,7 @@ func (r *Review) reject(d *apitype.RecordDetail, problem *widget.Label) {
 			}
 			r.closeDialog()
 			r.decided(d.ID)
+			r.setNotice(fmt.Sprintf("Rejected %s: the platform will be told.", PatientName(d.Content.Patient)))
 		})
 	}()
 }

@@ -110,6 +110,9 @@ func TestConfirmTappedWithTheRadio(t *testing.T) {
 	onUI(func() { r.radio.SetSelected(VisibleNo) })
 	onUI(func() { test.Tap(r.confirmBtn) })
 	eventually(t, "the confirmation", func() bool { return f.sawCall("Confirm 1 pfsVisible=false version=3") })
+	eventually(t, "the notice", func() bool {
+		return strings.Contains(drawn(r.win.Content()), "Confirmed O'NEILL, Siobhan (not visible online): it is being filed.")
+	})
 }
 
 func TestVersionConflictIsShownWithTheNewVersion(t *testing.T) {
