@@ -2,6 +2,8 @@ package windows
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"fmt"
 	"image/color"
 	"slices"
@@ -13,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/writeback-agent/wbagent/agent/client"
 	"github.com/writeback-agent/wbagent/agent/condition"
 	"github.com/writeback-agent/wbagent/agent/localapi/apitype"
 )
@@ -23,6 +26,7 @@ const (
 	NoProblems    = "Nothing is wrong: filing works."
 	CheckAgain    = "Check again"
 	Checking      = "Checking the integration now…"
+	NoProbe       = "This version of the service cannot check on demand (it has no probe route); it checks by itself every few minutes."
 )
 
 // OwnerText says who fixes a condition, as people read it.
@@ -128,9 +132,13 @@ func (p *Problems) checkAgain() {
 		do(func() {
 			p.checking = false
 			p.check.Enable()
-			if err != nil {
+			var ae *client.APIError
+			switch {
+			case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+				p.probeErr = NoProbe
+			case err != nil:
 				p.probeErr = "Could not check: " + errText(err)
-			} else {
+			default:
 				p.probe = res
 				st := res.Status
 				p.status = &st
