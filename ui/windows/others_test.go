@@ -117,14 +117,19 @@ func TestProblemsMostSevereFirstAndCheckAgain(t *testing.T) {
 			!strings.Contains(text, "deactivated")
 	})
 
-	// Before the service has the route, its refusal is shown in its own words.
+	// A refusal is shown in the service's words; a service without the route says so.
 	f.probe = func() (*apitype.ProbeResult, error) {
-		return nil, &client.APIError{Status: 404, Code: apitype.CodeNotFound, Message: "404 page not found"}
+		return nil, &client.APIError{Status: 403, Code: apitype.CodeForbidden, Message: "the caller could not be identified"}
 	}
 	tapButton(t, p.Window().Content(), CheckAgain)
 	eventually(t, "the refusal", func() bool {
-		return strings.Contains(drawn(p.Window().Content()), "Could not check: 404 page not found")
+		return strings.Contains(drawn(p.Window().Content()), "Could not check: the caller could not be identified")
 	})
+	f.probe = func() (*apitype.ProbeResult, error) {
+		return nil, &client.APIError{Status: 404, Code: apitype.CodeInternal, Message: "404 Not Found"}
+	}
+	tapButton(t, p.Window().Content(), CheckAgain)
+	eventually(t, "no probe route", func() bool { return strings.Contains(drawn(p.Window().Content()), NoProbe) })
 }
 
 func TestAccountLinkAndUnlink(t *testing.T) {

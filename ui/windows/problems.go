@@ -3,9 +3,9 @@ package windows
 import (
 	"context"
 	"errors"
-	"net/http"
 	"fmt"
 	"image/color"
+	"net/http"
 	"slices"
 
 	"fyne.io/fyne/v2"
