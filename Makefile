@@ -10,7 +10,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Service-side packages run under the race detector.
 AGENT_PKGS := ./agent/...
 
-.PHONY: all deps build test vet run bench bench-queue bench-ui fuzz screenshots clean
+.PHONY: all deps build test ui-test vet run bench bench-queue bench-ui fuzz screenshots clean
 
 all: build
 
@@ -28,14 +28,18 @@ test: vet
 	$(GO) test -race $(AGENT_PKGS)
 	$(GO) test $$($(GO) list ./... | grep -v '/agent/')
 
+# make ui-test: the windows' tests alone, headless and without cgo (make test runs them too).
+ui-test: deps
+	CGO_ENABLED=0 $(GO) test ./ui/windows/
+
 # make run: the local stack (scripts/dev-stack.sh: the simulated practice and the service) on a
 # temporary folder with FEED (default 5) writebacks queued, the tray when there is a display,
 # and the service's events (wbagent watch); Ctrl-C stops everything it started.
 run: build
 	@scripts/run.sh $(BIN)
 
-# make bench: the queue benchmark against its peers (its own module under bench/).
-# QUICK=1 runs a shorter version (under 45 s).
+# make bench: the queue benchmark against its peers (its own module under bench/), and
+# wbagent-ui's start (bench-ui). QUICK=1 runs a shorter version of each.
 bench: bench-queue bench-ui
 
 bench-queue:
