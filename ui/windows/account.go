@@ -2,6 +2,7 @@ package windows
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -29,13 +30,18 @@ const (
 )
 
 // SignInFunc signs the user in to the clinical system and returns the sign-in for the
-// service to verify.
-type SignInFunc func(ctx context.Context, s link.Settings) (*apitype.LinkRequest, error)
+// service to verify. It calls showURL with the address the user signs in at, so the window
+// can offer it when no browser opens.
+type SignInFunc func(ctx context.Context, s link.Settings, showURL func(string)) (*apitype.LinkRequest, error)
 
 // BrowserSignIn signs in with PKCE in the user's browser, as wbagent link does.
-func BrowserSignIn(ctx context.Context, s link.Settings) (*apitype.LinkRequest, error) {
+func BrowserSignIn(ctx context.Context, s link.Settings, showURL func(string)) (*apitype.LinkRequest, error) {
 	hc := &http.Client{Timeout: 30 * time.Second}
-	res, err := signin.Browser(ctx, hc, s, signin.OpenBrowser)
+	res, err := signin.Browser(ctx, hc, s, func(url string) error {
+		showURL(url)
+		signin.OpenBrowser(url) // the address is shown in case no browser opens
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -52,8 +58,12 @@ type Account struct {
 
 	state   *apitype.LinkState
 	busy    string // what is in progress ("" none)
+	url     string // where to sign in, while signing in
+	cancel  context.CancelFunc
 	message string
 	failed  bool
+
+	dialog *dialog.ConfirmDialog
 
 	banner *Banner
 	box    *fyne.Container
@@ -71,6 +81,12 @@ func NewAccount(a fyne.App, svc Service, signIn SignInFunc) *Account {
 	w.box = container.NewVBox(widget.NewLabel("Connecting to the service…"))
 	w.win.SetContent(container.NewBorder(w.banner, nil, nil, nil, container.NewPadded(w.box)))
 	w.win.Resize(fyne.NewSize(620, 300))
+	w.win.Canvas().SetOnTypedKey(func(k *fyne.KeyEvent) {
+		if k.Name == fyne.KeyEscape && w.dialog != nil {
+			w.dialog.Hide()
+			w.dialog = nil
+		}
+	})
 	w.win.CenterOnScreen()
 	// Every status event may mean a link changed (made, mended, expired): read it again.
 	w.live = &live{svc: svc, win: w.win, banner: w.banner, onEvent: func(e apitype.Event) {
@@ -133,6 +149,14 @@ func (w *Account) render() {
 	switch {
 	case w.busy != "":
 		w.box.Add(widget.NewLabel(w.busy))
+		if w.url != "" {
+			hint := widget.NewLabel("If no browser opened, copy this address into one:")
+			addr := widget.NewLabel(w.url)
+			addr.Selectable = true
+			addr.Wrapping = fyne.TextWrapBreak
+			w.box.Add(hint)
+			w.box.Add(addr)
+		}
 	case w.message != "" && w.failed:
 		w.box.Add(errorLabel(w.message))
 	case w.message != "":
@@ -152,6 +176,19 @@ func (w *Account) render() {
 			unlink.Disable()
 			again.Disable()
 		}
+		if w.busy == SigningIn {
+			buttons.Add(widget.NewButton("Cancel sign-in", func() {
+				if w.cancel != nil {
+					w.cancel()
+				}
+			}))
+		}
+	} else if w.busy == SigningIn {
+		buttons.Add(widget.NewButton("Cancel sign-in", func() {
+			if w.cancel != nil {
+				w.cancel()
+			}
+		}))
 	} else {
 		link := widget.NewButtonWithIcon("Link", theme.LoginIcon(), w.link)
 		link.Importance = widget.HighImportance
@@ -180,19 +217,30 @@ func (w *Account) link() {
 	w.busy = SigningIn
 	w.setMessage("", false)
 	w.render()
+	ctx, cancel := context.WithTimeout(context.Background(), signInTimeLimit)
+	w.cancel = cancel
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), signInTimeLimit)
 		defer cancel()
-		req, err := w.signIn(ctx, settings)
+		req, err := w.signIn(ctx, settings, func(url string) {
+			do(func() {
+				if w.busy == SigningIn {
+					w.url = url
+					w.render()
+				}
+			})
+		})
 		var st *apitype.LinkState
 		if err == nil {
 			st, err = w.svc.Link(ctx, *req)
 		}
 		do(func() {
-			w.busy = ""
-			if err != nil {
+			w.busy, w.url, w.cancel = "", "", nil
+			switch {
+			case errors.Is(err, context.Canceled):
+				w.setMessage("Sign-in cancelled.", false)
+			case err != nil:
 				w.setMessage("Not linked: "+errText(err), true)
-			} else {
+			default:
 				w.state = st
 				w.setMessage("Linked. Your filings can be reviewed and filed.", false)
 			}
@@ -205,12 +253,15 @@ func (w *Account) askUnlink() {
 	if !w.linked() {
 		return
 	}
-	dialog.ShowConfirm("Unlink this account?",
+	d := dialog.NewConfirm("Unlink this account?",
 		"Your writebacks will not be filed from this computer until you link again.", func(ok bool) {
+			w.dialog = nil
 			if ok {
 				w.unlink()
 			}
 		}, w.win)
+	w.dialog = d
+	d.Show()
 }
 
 func (w *Account) unlink() {

@@ -137,7 +137,7 @@ func TestAccountLinkAndUnlink(t *testing.T) {
 	f := newFake()
 	f.link = apitype.LinkState{Settings: link.Settings{Issuer: "https://idp.test", ClientID: "wbagent"}}
 	var gotSettings link.Settings
-	signIn := func(_ context.Context, s link.Settings) (*apitype.LinkRequest, error) {
+	signIn := func(_ context.Context, s link.Settings, _ func(string)) (*apitype.LinkRequest, error) {
 		gotSettings = s
 		return &apitype.LinkRequest{ClinicalUserID: "501", AccessToken: "at", RefreshToken: "rt"}, nil
 	}
@@ -162,13 +162,26 @@ func TestAccountLinkAndUnlink(t *testing.T) {
 	})
 
 	// A failed sign-in is said in words and links nothing.
-	w.signIn = func(context.Context, link.Settings) (*apitype.LinkRequest, error) {
+	w.signIn = func(context.Context, link.Settings, func(string)) (*apitype.LinkRequest, error) {
 		return nil, errors.New("signin: access_denied: the user cancelled")
 	}
 	tapButton(t, w.Window().Content(), "Link")
 	eventually(t, "the failure", func() bool {
 		return strings.Contains(drawn(w.Window().Content()), "Not linked: signin: access_denied: the user cancelled")
 	})
+
+	// While the browser is open the address is offered, and the sign-in can be cancelled.
+	w.signIn = func(ctx context.Context, _ link.Settings, show func(string)) (*apitype.LinkRequest, error) {
+		show("https://idp.test/authorize?code_challenge=x")
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	tapButton(t, w.Window().Content(), "Link")
+	eventually(t, "the address", func() bool {
+		return strings.Contains(drawn(w.Window().Content()), "https://idp.test/authorize?code_challenge=x")
+	})
+	tapButton(t, w.Window().Content(), "Cancel sign-in")
+	eventually(t, "the cancellation", func() bool { return strings.Contains(drawn(w.Window().Content()), "Sign-in cancelled.") })
 }
 
 func TestEveryWindowShowsTheOfflineBanner(t *testing.T) {
