@@ -363,3 +363,15 @@ func TestAThousandRowsAreVirtualised(t *testing.T) {
 	key(r, fyne.KeyHome)
 	eventually(t, "the first row", func() bool { return r.selected == 1000 })
 }
+
+func TestReviewSaysWhenTheUserIsNotLinked(t *testing.T) {
+	f := newFake()
+	f.status.Caller = &apitype.Caller{OSUser: "carol"}
+	r, _ := openReview(t, f)
+	eventually(t, "the not-linked text", func() bool {
+		return strings.Contains(drawn(r.win.Content()), NotLinkedText) && drawn(r.heading) == "Not linked"
+	})
+	if !r.confirmBtn.Disabled() || !r.rejectBtn.Disabled() {
+		t.Error("decisions offered with nothing to decide")
+	}
+}
