@@ -177,7 +177,7 @@ func (w *AboutService) saveDiagnostics() {
 		if err != nil || f == nil {
 			return
 		}
-		go func() {
+		spawn(func() {
 			defer f.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 			defer cancel()
@@ -190,7 +190,7 @@ func (w *AboutService) saveDiagnostics() {
 				}
 				w.render()
 			})
-		}()
+		})
 	}, w.win)
 	d.SetFileName("wbagent-diagnostics-" + time.Now().Format("20060102-1504") + ".zip")
 	d.Show()

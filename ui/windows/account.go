@@ -106,7 +106,7 @@ func (w *Account) Window() fyne.Window { return w.win }
 func (w *Account) Ready() bool { return w.state != nil }
 
 func (w *Account) reload() {
-	go func() {
+	spawn(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 		defer cancel()
 		st, err := w.svc.LinkState(ctx)
@@ -118,7 +118,7 @@ func (w *Account) reload() {
 			}
 			w.render()
 		})
-	}()
+	})
 }
 
 func (w *Account) setMessage(text string, failed bool) { w.message, w.failed = text, failed }
@@ -219,7 +219,7 @@ func (w *Account) link() {
 	w.render()
 	ctx, cancel := context.WithTimeout(context.Background(), signInTimeLimit)
 	w.cancel = cancel
-	go func() {
+	spawn(func() {
 		defer cancel()
 		req, err := w.signIn(ctx, settings, func(url string) {
 			do(func() {
@@ -246,7 +246,7 @@ func (w *Account) link() {
 			}
 			w.render()
 		})
-	}()
+	})
 }
 
 func (w *Account) askUnlink() {
@@ -267,7 +267,7 @@ func (w *Account) askUnlink() {
 func (w *Account) unlink() {
 	w.busy = "Unlinking…"
 	w.render()
-	go func() {
+	spawn(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 		defer cancel()
 		_, err := w.svc.Unlink(ctx, "")
@@ -285,5 +285,5 @@ func (w *Account) unlink() {
 			}
 			w.render()
 		})
-	}()
+	})
 }

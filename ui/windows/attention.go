@@ -213,7 +213,7 @@ func (w *Attention) fetch(id uint64) {
 		return
 	}
 	w.details[id] = nil
-	go func() {
+	spawn(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 		defer cancel()
 		d, err := w.svc.Record(ctx, id)
@@ -226,12 +226,12 @@ func (w *Attention) fetch(id uint64) {
 				w.render()
 			}
 		})
-	}()
+	})
 }
 
 // act retries or cancels a record; a refusal is shown on its card in the service's words.
 func (w *Attention) act(id uint64, action string, reason ...string) {
-	go func() {
+	spawn(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 		defer cancel()
 		var err error
@@ -248,7 +248,7 @@ func (w *Attention) act(id uint64, action string, reason ...string) {
 			}
 			w.render()
 		})
-	}()
+	})
 }
 
 // askCancel asks an administrator for the reason to cancel a writeback.

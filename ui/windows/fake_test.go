@@ -353,9 +353,14 @@ func drawn(o fyne.CanvasObject) string {
 	return strings.Join(out, "\n")
 }
 
-// fastReconnect makes the windows reconnect quickly for the test.
+// fastReconnect makes the windows reconnect quickly for the test, and waits at its end for
+// the windows' background requests.
 func fastReconnect(t *testing.T) {
 	oldMin, oldMax := reconnectMin, reconnectMax
 	reconnectMin, reconnectMax = 10*time.Millisecond, 20*time.Millisecond
-	t.Cleanup(func() { reconnectMin, reconnectMax = oldMin, oldMax })
+	// Runs last: the windows are closed by then, and no request may outlive the test.
+	t.Cleanup(func() {
+		inflight.Wait()
+		reconnectMin, reconnectMax = oldMin, oldMax
+	})
 }

@@ -97,6 +97,13 @@ func do(f func()) {
 	})
 }
 
+// inflight counts the requests the windows run in the background (spawn); tests wait for
+// them so that none outlives its test.
+var inflight sync.WaitGroup
+
+// spawn runs f in the background: a request whose answer f hands to the UI with do.
+func spawn(f func()) { inflight.Go(f) }
+
 // live follows the service's watch stream for a window: it calls onEvent with every event
 // (the first carries the whole state), shows the banner while the service cannot be
 // reached, and reconnects by itself. Every call into the window is made with fyne.Do.

@@ -125,7 +125,7 @@ func (p *Problems) checkAgain() {
 	p.checking, p.probe, p.probeErr = true, nil, ""
 	p.check.Disable()
 	p.render()
-	go func() {
+	spawn(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 		defer cancel()
 		res, err := p.svc.Probe(ctx)
@@ -145,7 +145,7 @@ func (p *Problems) checkAgain() {
 			}
 			p.render()
 		})
-	}()
+	})
 }
 
 func (p *Problems) render() {

@@ -416,7 +416,7 @@ func (r *Review) show(id uint64) {
 	r.detail.RemoveAll()
 	r.detail.Add(widget.NewLabel("Loading…"))
 	r.updateButtons()
-	go func() {
+	spawn(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 		defer cancel()
 		d, err := r.svc.Review(ctx, id)
@@ -435,7 +435,7 @@ func (r *Review) show(id uint64) {
 			r.updateButtons()
 			r.list.RefreshItem(r.index(id))
 		})
-	}()
+	})
 }
 
 func errorLabel(text string) *widget.Label {
@@ -507,7 +507,7 @@ func (r *Review) fetchRow(id uint64) {
 		return
 	}
 	r.loading[id] = true
-	go func() {
+	spawn(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 		defer cancel()
 		d, err := r.svc.Record(ctx, id)
@@ -521,7 +521,7 @@ func (r *Review) fetchRow(id uint64) {
 			}
 			r.list.RefreshItem(r.index(id))
 		})
-	}()
+	})
 }
 
 // confirm sends the clinician's decision with the version shown.
@@ -533,7 +533,7 @@ func (r *Review) confirm() {
 	r.busy = true
 	r.message.Hide()
 	r.updateButtons()
-	go func() {
+	spawn(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 		defer cancel()
 		_, err := r.svc.Confirm(ctx, d.ID, pfs, d.Version)
@@ -546,7 +546,7 @@ func (r *Review) confirm() {
 			r.decided(d.ID)
 			r.setNotice(fmt.Sprintf("Confirmed %s (%s): it is being filed.", PatientName(d.Content.Patient), visibilityText(pfs)))
 		})
-	}()
+	})
 }
 
 func visibilityText(pfs bool) string {
@@ -643,7 +643,7 @@ func (r *Review) reject(d *apitype.RecordDetail, problem *widget.Label) {
 	}
 	r.busy = true
 	r.updateButtons()
-	go func() {
+	spawn(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 		defer cancel()
 		_, err := r.svc.Reject(ctx, d.ID, reason)
@@ -659,7 +659,7 @@ func (r *Review) reject(d *apitype.RecordDetail, problem *widget.Label) {
 			r.decided(d.ID)
 			r.setNotice(fmt.Sprintf("Rejected %s: the platform will be told.", PatientName(d.Content.Patient)))
 		})
-	}()
+	})
 }
 
 // escEntry is a text entry that closes its dialog on Esc.
@@ -878,7 +878,7 @@ func (r *Review) attachment(id uint64, i int, a apitype.Attachment) fyne.CanvasO
 		holder := container.NewStack(placeholder)
 		box.Add(container.NewBorder(nil, nil, widget.NewIcon(theme.FileImageIcon()), nil, info))
 		box.Add(container.NewHBox(holder))
-		go func() {
+		spawn(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 			defer cancel()
 			data, err := r.svc.Attachment(ctx, id, i)
@@ -895,7 +895,7 @@ func (r *Review) attachment(id uint64, i int, a apitype.Attachment) fyne.CanvasO
 				holder.Refresh()
 				img.Refresh()
 			})
-		}()
+		})
 		return box
 	}
 	open := widget.NewButtonWithIcon("Open", theme.FileIcon(), nil)
@@ -910,7 +910,7 @@ func (r *Review) attachment(id uint64, i int, a apitype.Attachment) fyne.CanvasO
 // openAttachment writes a temporary copy readable only by this user (removed when the
 // window closes) and opens it in the desktop's viewer.
 func (r *Review) openAttachment(id uint64, i int, a apitype.Attachment, problem *widget.Label) {
-	go func() {
+	spawn(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 		defer cancel()
 		data, err := r.svc.Attachment(ctx, id, i)
@@ -929,7 +929,7 @@ func (r *Review) openAttachment(id uint64, i int, a apitype.Attachment, problem 
 			}
 			problem.Hide()
 		})
-	}()
+	})
 }
 
 func (r *Review) open(path string) error {
