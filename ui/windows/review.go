@@ -292,6 +292,12 @@ func (r *Review) onEvent(e apitype.Event) {
 		switch {
 		case i >= 0 && waiting(rec):
 			r.records[i] = rec
+			if rec.ID == r.selected && r.shown != nil && rec.Version != r.shown.Version && !r.busy {
+				// What the clinician is looking at changed: show it as it is now.
+				was := r.shown.Version
+				r.show(rec.ID)
+				r.setMessage(fmt.Sprintf("This writeback changed while you were looking at it (version %d, now %d). It is shown again as it is now; review it and decide again.", was, rec.Version))
+			}
 		case i >= 0:
 			r.records = slices.Delete(r.records, i, i+1)
 			delete(r.rows, rec.ID)

@@ -375,3 +375,23 @@ func TestReviewSaysWhenTheUserIsNotLinked(t *testing.T) {
 		t.Error("decisions offered with nothing to decide")
 	}
 }
+
+func TestTheShownWritebackIsShownAgainWhenItChanges(t *testing.T) {
+	f := newFake()
+	f.add(1, "O'Neill", 0)
+	r, s := openReview(t, f)
+	selectAndLoad(t, r, 0)
+	typeRune(r, 'v')
+	f.mu.Lock()
+	f.records[1].Version = 4
+	changed := f.records[1].Record
+	f.mu.Unlock()
+	s.events <- apitype.Event{Type: apitype.EventRecord, Record: &changed}
+	eventually(t, "the writeback shown again", func() bool {
+		return r.shown != nil && r.shown.Version == 4 &&
+			strings.Contains(drawn(r.win.Content()), "changed while you were looking at it (version 3, now 4)")
+	})
+	if r.choice != noChoice || !r.confirmBtn.Disabled() {
+		t.Error("the choice made for the old version was kept")
+	}
+}
