@@ -299,4 +299,3 @@ func (r *Review) tempCopy(id uint64, i int, fileName string, data []byte) (strin
 	}
 	return path, nil
 }
-
