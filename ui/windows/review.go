@@ -120,6 +120,7 @@ func NewReview(a fyne.App, svc Service, opts ReviewOptions) *Review {
 	r.bindKeys()
 	r.live = &live{svc: svc, win: r.win, banner: r.banner, onEvent: r.onEvent}
 	setOnClosed(r.win, r.closed)
+	spawn(removeStaleCopies)
 	r.live.start()
 	return r
 }

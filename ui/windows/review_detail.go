@@ -283,7 +283,7 @@ func (r *Review) tempCopy(id uint64, i int, fileName string, data []byte) (strin
 	r.tmpMu.Lock()
 	defer r.tmpMu.Unlock()
 	if r.tmpDir == "" {
-		dir, err := os.MkdirTemp("", "wbagent-review-")
+		dir, err := os.MkdirTemp("", tempPrefix)
 		if err != nil {
 			return "", fmt.Errorf("temporary folder: %w", err)
 		}
@@ -298,4 +298,19 @@ func (r *Review) tempCopy(id uint64, i int, fileName string, data []byte) (strin
 		return "", fmt.Errorf("temporary copy: %w", err)
 	}
 	return path, nil
+}
+
+// tempPrefix names the folders of temporary copies in the temporary folder.
+const tempPrefix = "wbagent-review-"
+
+// removeStaleCopies removes the temporary copies a review window left when its process was
+// ended before it could (one process per user: no other window of this user uses them).
+// Folders of other users cannot be removed and are left alone.
+func removeStaleCopies() {
+	matches, _ := filepath.Glob(filepath.Join(os.TempDir(), tempPrefix+"*"))
+	for _, dir := range matches {
+		if fi, err := os.Lstat(dir); err == nil && fi.IsDir() && ownedByMe(fi) {
+			os.RemoveAll(dir)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package windows
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 // openReview opens the review window on f and waits for its first state.
 func openReview(t *testing.T, f *fakeService) (*Review, *fakeStream) {
 	t.Helper()
+	t.Setenv("TMPDIR", t.TempDir()) // the window clears its stale copies there
 	fastReconnect(t)
 	a := test.NewTempApp(t)
 	r := NewReview(a, f, ReviewOptions{Now: func() time.Time { return t0.Add(2 * time.Hour) }})
@@ -308,6 +310,7 @@ func TestOpenedAttachmentIsPrivateAndRemovedOnClose(t *testing.T) {
 	f := newFake()
 	f.add(1, "O'Neill", 0)
 	f.attached["1/0"] = []byte("%PDF-1.4 test")
+	t.Setenv("TMPDIR", t.TempDir())
 	fastReconnect(t)
 	a := test.NewTempApp(t)
 	opened := make(chan string, 1)
@@ -393,5 +396,21 @@ func TestTheShownWritebackIsShownAgainWhenItChanges(t *testing.T) {
 	})
 	if r.choice != noChoice || !r.confirmBtn.Disabled() {
 		t.Error("the choice made for the old version was kept")
+	}
+}
+
+func TestCopiesLeftByAnEndedWindowAreRemoved(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	stale, err := os.MkdirTemp("", tempPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(stale, "letter.pdf"), []byte("%PDF"), 0o600)
+	fastReconnect(t)
+	r := NewReview(test.NewTempApp(t), newFake(), ReviewOptions{})
+	defer r.Window().Close()
+	inflight.Wait()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("a copy left by an ended window is still there: %v", err)
 	}
 }
