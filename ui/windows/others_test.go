@@ -28,8 +28,8 @@ func TestAttentionShowsReasonFixRetryAndCancelForAdministrators(t *testing.T) {
 	other.Reason = &queue.Reason{Code: "patient-not-found"}
 
 	a := test.NewTempApp(t)
-	w := NewAttention(a, f)
-	w.Window().Show()
+	var w *Attention
+	onUI(func() { w = NewAttention(a, f); w.Window().Show() })
 	defer w.Window().Close()
 	f.stream(t)
 	eventually(t, "the card with the patient", func() bool {
@@ -50,8 +50,8 @@ func TestAttentionShowsReasonFixRetryAndCancelForAdministrators(t *testing.T) {
 	d2 := f2.add(2, "Other", 1)
 	d2.State, d2.Mine = queue.NeedsAttention, false
 	d2.Reason = &queue.Reason{Code: "patient-not-found"}
-	w2 := NewAttention(a, f2)
-	w2.Window().Show()
+	var w2 *Attention
+	onUI(func() { w2 = NewAttention(a, f2); w2.Window().Show() })
 	defer w2.Window().Close()
 	f2.stream(t)
 	eventually(t, "the administrator's view", func() bool {
@@ -86,8 +86,8 @@ func TestProblemsMostSevereFirstAndCheckAgain(t *testing.T) {
 			Fix: "Open EMAS Manager.\nActivate Writeback Agent."},
 	}
 	a := test.NewTempApp(t)
-	p := NewProblems(a, f)
-	p.Window().Show()
+	var p *Problems
+	onUI(func() { p = NewProblems(a, f); p.Window().Show() })
 	defer p.Window().Close()
 	f.stream(t)
 	eventually(t, "the conditions", func() bool { return strings.Contains(drawn(p.Window().Content()), "2 problems") })
@@ -142,8 +142,8 @@ func TestAccountLinkAndUnlink(t *testing.T) {
 		return &apitype.LinkRequest{ClinicalUserID: "501", AccessToken: "at", RefreshToken: "rt"}, nil
 	}
 	a := test.NewTempApp(t)
-	w := NewAccount(a, f, signIn)
-	w.Window().Show()
+	var w *Account
+	onUI(func() { w = NewAccount(a, f, signIn); w.Window().Show() })
 	defer w.Window().Close()
 	f.stream(t)
 	eventually(t, "not linked", func() bool { return strings.Contains(drawn(w.Window().Content()), NotLinkedYet) })
@@ -196,9 +196,10 @@ func TestEveryWindowShowsTheOfflineBanner(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := newFake()
 			f.offline = true
-			w := open(f)
-			w.Show()
-			defer w.Close()
+			var w fyne.Window
+			onUI(func() { w = open(f); w.Show() })
+			defer inflight.Wait() // runs after Close: no request outlives the subtest
+			defer w.Close()       // not under onUI: closing waits for the stream's follower
 			eventually(t, "the banner", func() bool { return strings.Contains(drawn(w.Content()), OfflineTitle) })
 			f.mu.Lock()
 			f.offline = false
@@ -214,8 +215,8 @@ func TestAboutShowsBothVersionsAndDiagnosticsForAdministrators(t *testing.T) {
 	f := newFake()
 	f.status.Version = "2.0.1"
 	a := test.NewTempApp(t)
-	w := NewAboutService(a, "1.0", f)
-	w.Window().Show()
+	var w *AboutService
+	onUI(func() { w = NewAboutService(a, "1.0", f); w.Window().Show() })
 	defer w.Window().Close()
 	f.stream(t)
 	eventually(t, "the service's version", func() bool { return strings.Contains(drawn(w.Window().Content()), "2.0.1") })
@@ -225,8 +226,8 @@ func TestAboutShowsBothVersionsAndDiagnosticsForAdministrators(t *testing.T) {
 	}
 	f2 := newFake()
 	f2.status.Caller = &apitype.Caller{OSUser: "it", Admin: true}
-	w2 := NewAboutService(a, "1.0", f2)
-	w2.Window().Show()
+	var w2 *AboutService
+	onUI(func() { w2 = NewAboutService(a, "1.0", f2); w2.Window().Show() })
 	defer w2.Window().Close()
 	f2.stream(t)
 	eventually(t, "Save diagnostics", func() bool { return strings.Contains(drawn(w2.Window().Content()), "Save diagnostics…") })

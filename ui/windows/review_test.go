@@ -24,9 +24,12 @@ func openReview(t *testing.T, f *fakeService) (*Review, *fakeStream) {
 	t.Setenv("TMPDIR", t.TempDir()) // the window clears its stale copies there
 	fastReconnect(t)
 	a := test.NewTempApp(t)
-	r := NewReview(a, f, ReviewOptions{Now: func() time.Time { return t0.Add(2 * time.Hour) }})
-	r.Window().Show()
-	t.Cleanup(r.Window().Close)
+	var r *Review
+	onUI(func() {
+		r = NewReview(a, f, ReviewOptions{Now: func() time.Time { return t0.Add(2 * time.Hour) }})
+		r.Window().Show()
+	})
+	t.Cleanup(r.Window().Close) // not under onUI: closing waits for the stream's follower
 	s := f.stream(t)
 	eventually(t, "the first state", func() bool { return r.loaded })
 	return r, s
@@ -314,8 +317,11 @@ func TestOpenedAttachmentIsPrivateAndRemovedOnClose(t *testing.T) {
 	fastReconnect(t)
 	a := test.NewTempApp(t)
 	opened := make(chan string, 1)
-	r := NewReview(a, f, ReviewOptions{Open: func(p string) error { opened <- p; return nil }})
-	r.Window().Show()
+	var r *Review
+	onUI(func() {
+		r = NewReview(a, f, ReviewOptions{Open: func(p string) error { opened <- p; return nil }})
+		r.Window().Show()
+	})
 	f.stream(t)
 	eventually(t, "the first state", func() bool { return r.loaded })
 	selectAndLoad(t, r, 0)
@@ -407,8 +413,10 @@ func TestCopiesLeftByAnEndedWindowAreRemoved(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(stale, "letter.pdf"), []byte("%PDF"), 0o600)
 	fastReconnect(t)
-	r := NewReview(test.NewTempApp(t), newFake(), ReviewOptions{})
-	defer r.Window().Close()
+	a := test.NewTempApp(t)
+	var r *Review
+	onUI(func() { r = NewReview(a, newFake(), ReviewOptions{}) })
+	defer r.Window().Close() // not under onUI: closing waits for the stream's follower
 	inflight.Wait()
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Errorf("a copy left by an ended window is still there: %v", err)
