@@ -10,7 +10,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Service-side packages run under the race detector.
 AGENT_PKGS := ./agent/...
 
-.PHONY: all deps build test vet run bench bench-queue bench-tray fuzz screenshots screenshots-tray clean
+.PHONY: all deps build test ui-test vet run bench bench-queue bench-tray bench-ui fuzz screenshots screenshots-tray screenshots-windows clean
 
 all: build
 
@@ -28,15 +28,19 @@ test: vet
 	$(GO) test -race $(AGENT_PKGS)
 	$(GO) test $$($(GO) list ./... | grep -v '/agent/')
 
+# make ui-test: the tray's and the windows' tests alone, headless and without cgo (make test runs them too).
+ui-test: deps
+	CGO_ENABLED=0 $(GO) test ./ui/...
+
 # make run: the local stack (scripts/dev-stack.sh: the simulated practice and the service) on a
 # temporary folder with FEED (default 5) writebacks queued, the tray when there is a display,
 # and the service's events (wbagent watch); Ctrl-C stops everything it started.
 run: build
 	@scripts/run.sh $(BIN)
 
-# make bench: the queue benchmark against its peers (its own module under bench/).
-# QUICK=1 runs a shorter version (under 45 s).
-bench: bench-queue bench-tray
+# make bench: the queue benchmark against its peers (its own module under bench/), the tray's
+# footprint (bench-tray) and wbagent-ui's start (bench-ui). QUICK=1 runs a shorter version.
+bench: bench-queue bench-tray bench-ui
 
 bench-queue:
 	cd bench && $(GO) run . $(if $(QUICK),-quick,)
@@ -48,19 +52,24 @@ bench-tray: deps
 	$(GO) build -o $(BIN)/ ./cmd/wbagent-tray
 	xvfb-run -a -s "-screen 0 1024x768x24" scripts/bench-tray.sh $(BIN)
 
+# make bench-ui: wbagent-ui's time from start to the review window's first frame with its
+# data, and its resident memory, with 1,000 writebacks waiting (QUICK=1: 200), under Xvfb.
+bench-ui: build
+	@scripts/deps.sh jq
+	scripts/bench-ui.sh $(BIN) $(if $(QUICK),200,1000)
+
 # make fuzz: run the writeback decoder's fuzzer for FUZZTIME (default 60s).
 FUZZTIME ?= 60s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./agent/writeback/
 
-# make screenshots: every window rendered under Xvfb to screenshots/NAME.png, to look at; and
-# the tray (screenshots-tray: its icon in each state and two menus, into docs/screenshots/).
-screenshots: deps screenshots-tray
-	@scripts/deps.sh x11-apps imagemagick
-	$(GO) build -o $(BIN)/ ./cmd/wbagent-ui
-	mkdir -p screenshots
-	xvfb-run -a -s "-screen 0 1024x768x24" $(BIN)/wbagent-ui -screenshot scripts/screenshot.sh
-	@ls screenshots/*.png
+# make screenshots: every window rendered under Xvfb with real data (a simulated practice), and
+# the tray (its icon in each state and two menus), into docs/screenshots/NAME.png, to look at.
+screenshots: screenshots-windows screenshots-tray
+
+screenshots-windows: build
+	@scripts/deps.sh x11-apps imagemagick jq
+	scripts/screenshots-windows.sh $(BIN) docs/screenshots
 
 screenshots-tray: deps
 	@scripts/deps.sh x11-apps x11-utils imagemagick trayer xdotool

@@ -157,6 +157,37 @@ func (c *Client) Record(ctx context.Context, id uint64) (*apitype.RecordDetail, 
 	return &d, c.do(ctx, http.MethodGet, recordPath(apitype.PathRecord, id), nil, &d)
 }
 
+// Review returns one record as Record does and, if it is the caller's and waits for
+// confirmation, the clinical system's patient for it (RecordDetail.Match), looked up now.
+func (c *Client) Review(ctx context.Context, id uint64) (*apitype.RecordDetail, error) {
+	var d apitype.RecordDetail
+	path := recordPath(apitype.PathRecord, id) + "?" + url.Values{apitype.QueryMatch: {"true"}}.Encode()
+	return &d, c.do(ctx, http.MethodGet, path, nil, &d)
+}
+
+// maxAttachmentBytes bounds an attachment's content read by Attachment.
+const maxAttachmentBytes = 64 << 20
+
+// Attachment returns the content of attachment index (from 0) of the caller's record id.
+// Only the record's clinician may read it; the caller must not keep it on disk longer than
+// it is shown.
+func (c *Client) Attachment(ctx context.Context, id uint64, index int) ([]byte, error) {
+	path := strings.Replace(recordPath(apitype.PathAttachment, id), "{index}", strconv.Itoa(index), 1)
+	resp, err := c.send(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAttachmentBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("client: attachment %d of record %d: %w", index, id, err)
+	}
+	if len(data) > maxAttachmentBytes {
+		return nil, fmt.Errorf("client: attachment %d of record %d is larger than %d bytes", index, id, maxAttachmentBytes)
+	}
+	return data, nil
+}
+
 // Confirm confirms the caller's filing, with their choice of online visibility. version,
 // if not 0, is the version they reviewed.
 func (c *Client) Confirm(ctx context.Context, id uint64, pfsVisible bool, version uint64) (*apitype.Record, error) {

@@ -16,9 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/writeback-agent/wbagent/agent/clinical"
 	"github.com/writeback-agent/wbagent/agent/localapi/apitype"
 	"github.com/writeback-agent/wbagent/agent/queue"
 	"github.com/writeback-agent/wbagent/agent/safesocket"
+	"github.com/writeback-agent/wbagent/agent/service"
 	"github.com/writeback-agent/wbagent/agent/servicetest"
 	"github.com/writeback-agent/wbagent/agent/writeback"
 )
@@ -384,4 +386,113 @@ func TestWatchStreamsTheStateThenChanges(t *testing.T) {
 	w.stack.Service.Stop()
 	for range events { // the service ends the stream when it stops
 	}
+}
+
+func attachmentPath(id uint64, index string) string {
+	return strings.Replace(path(apitype.PathAttachment, id), "{index}", index, 1)
+}
+
+func TestAttachmentContentOnlyForTheRecordsClinician(t *testing.T) {
+	w := newWorld(t)
+	id := w.enqueue("att-alice", 0)
+
+	status, body := w.request("alice", http.MethodGet, attachmentPath(id, "0"), nil, nil)
+	if status != http.StatusOK || !bytes.HasPrefix(body, []byte("\x89PNG")) {
+		t.Fatalf("alice's attachment 0: %d, %d bytes", status, len(body))
+	}
+	for _, tc := range []struct {
+		name, user, index string
+		want              int
+	}{
+		{"another clinician", "bob", "0", http.StatusForbidden},
+		{"an unlinked user", "carol", "0", http.StatusForbidden},
+		{"an administrator", "it", "0", http.StatusForbidden},
+		{"no such attachment", "alice", "7", http.StatusNotFound},
+		{"not an index", "alice", "x", http.StatusBadRequest},
+		{"a negative index", "alice", "-1", http.StatusBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w.t = t
+			status, body := w.request(tc.user, http.MethodGet, attachmentPath(id, tc.index), nil, nil)
+			if status != tc.want {
+				t.Errorf("%d %s, want %d", status, body, tc.want)
+			}
+			if bytes.Contains(body, []byte("PNG")) {
+				t.Errorf("the refusal carries the content")
+			}
+		})
+	}
+}
+
+// The record's clinician sees the clinical system's patient beside the request's; nobody
+// else sees either.
+func TestMatchedPatientForTheRecordsClinician(t *testing.T) {
+	found := []clinical.Patient{{ID: "501", NHSNumber: "9434765919", FamilyName: "O'Neill", GivenNames: "Siobhan",
+		DateOfBirth: "1980-02-29", Registered: true}}
+	lookups := make(chan string, 10)
+	w := &world{t: t, stack: servicetest.Start(t, servicetest.Options{Identify: identify,
+		Components: []service.Component{servicetest.FakeChecks{}, fakeLookup{func(ctx context.Context, author, nhs string) ([]clinical.Patient, error) {
+			lookups <- author
+			return found, nil
+		}}}})}
+	res := w.stack.SignIn(t, w.stack.Clinicians[0])
+	w.call("alice", http.MethodPost, apitype.PathLink, apitype.LinkRequest{ClinicalUserID: res.User.ID,
+		AccessToken: res.Token.AccessToken, RefreshToken: res.Token.RefreshToken, Expiry: res.Token.Expiry}, http.StatusOK, nil)
+	id := w.enqueue("match-alice", 0)
+
+	var plain apitype.RecordDetail
+	w.call("alice", http.MethodGet, path(apitype.PathRecord, id), nil, http.StatusOK, &plain)
+	if plain.Content == nil || plain.Match != nil {
+		t.Errorf("without ?match=true: content %v, match %+v; want content and no look-up", plain.Content != nil, plain.Match)
+	}
+	withMatch := path(apitype.PathRecord, id) + "?match=true"
+	var d apitype.RecordDetail
+	w.call("alice", http.MethodGet, withMatch, nil, http.StatusOK, &d)
+	m := d.Match
+	if m == nil || m.Error != "" || m.Matches != 1 || m.Patient == nil || m.Patient.FamilyName != "O'Neill" ||
+		m.Patient.DateOfBirth != "1980-02-29" || !m.NHSNumberValid || !m.IdentityVerified {
+		t.Fatalf("match %+v", m)
+	}
+	if author := <-lookups; author != servicetest.ClinicalUserID(w.stack.Clinicians[0]) {
+		t.Errorf("looked up as %q, want the record's author", author)
+	}
+	for _, user := range []string{"carol", "it"} {
+		var other apitype.RecordDetail
+		w.call(user, http.MethodGet, withMatch, nil, http.StatusOK, &other)
+		if other.Match != nil || other.Content != nil {
+			t.Errorf("%s sees %+v", user, other)
+		}
+	}
+
+	// Several records with the NHS number: no patient is offered.
+	found = append(found, clinical.Patient{ID: "502", NHSNumber: "943 476 5919", FamilyName: "Smith", Registered: true})
+	var d2 apitype.RecordDetail
+	w.call("alice", http.MethodGet, withMatch, nil, http.StatusOK, &d2)
+	if d2.Match == nil || d2.Match.Matches != 2 || d2.Match.Patient != nil {
+		t.Errorf("two matches: %+v", d2.Match)
+	}
+}
+
+// Without a clinical system the match says so, in words, with no patient.
+func TestMatchWithoutAClinicalSystem(t *testing.T) {
+	w := newWorld(t)
+	id := w.enqueue("nomatch-alice", 0)
+	var d apitype.RecordDetail
+	w.call("alice", http.MethodGet, path(apitype.PathRecord, id)+"?match=true", nil, http.StatusOK, &d)
+	if d.Match == nil || d.Match.Error == "" || d.Match.Patient != nil {
+		t.Errorf("match %+v, want an error", d.Match)
+	}
+}
+
+// fakeLookup is a component offering a patient look-up, as the filing component does.
+type fakeLookup struct {
+	find service.FindPatientsFunc
+}
+
+func (fakeLookup) Name() string { return "lookup (test)" }
+
+func (f fakeLookup) Run(ctx context.Context, env service.Env) error {
+	env.Patients.Set(f.find)
+	<-ctx.Done()
+	return nil
 }

@@ -90,6 +90,9 @@ func (s *Server) record(w http.ResponseWriter, r *http.Request) {
 			return
 		default:
 			d.Content = content(doc, rec)
+			if rec.State == queue.NeedsConfirmation && r.URL.Query().Get(apitype.QueryMatch) == "true" {
+				d.Match = s.match(r.Context(), rec, doc.Patient)
+			}
 		}
 	}
 	writeJSON(w, http.StatusOK, d)

@@ -7,7 +7,8 @@
 //   - anyone at the PC: the overall status, the watch stream, the queue list (no patient
 //     data), a record's summary and audit trail, the metrics, their own link;
 //   - the record's clinician (the OS user linked to the clinical user who wrote it): its
-//     patient content and reason text, confirm, reject;
+//     patient content, attachments and reason text, the clinical system's match for its
+//     patient, confirm, reject;
 //   - the record's clinician or an administrator: retry;
 //   - an administrator: enqueue, cancel, unlink another user, the diagnostics bundle.
 //
@@ -26,6 +27,7 @@ import (
 	"time"
 
 	"github.com/writeback-agent/wbagent/agent/bus"
+	"github.com/writeback-agent/wbagent/agent/clinical"
 	"github.com/writeback-agent/wbagent/agent/link"
 	"github.com/writeback-agent/wbagent/agent/localapi/apitype"
 	"github.com/writeback-agent/wbagent/agent/queue"
@@ -47,6 +49,9 @@ type Options struct {
 	Identify func(net.Conn) (safesocket.Identity, error)
 	Logger   *slog.Logger
 	Version  string
+	// FindPatients, if set, looks a patient up in the clinical system as a clinician (the
+	// record's author), for the review of a record waiting for confirmation.
+	FindPatients func(ctx context.Context, clinicalUserID, nhsNumber string) ([]clinical.Patient, error)
 }
 
 // Server serves the local API.
@@ -102,6 +107,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+apitype.PathQueue, s.list)
 	mux.HandleFunc("POST "+apitype.PathQueue, s.enqueue)
 	mux.HandleFunc("GET "+apitype.PathRecord, s.record)
+	mux.HandleFunc("GET "+apitype.PathAttachment, s.attachment)
 	mux.HandleFunc("POST "+apitype.PathConfirm, s.confirm)
 	mux.HandleFunc("POST "+apitype.PathReject, s.reject)
 	mux.HandleFunc("POST "+apitype.PathRetry, s.retry)

@@ -72,6 +72,9 @@ type Env struct {
 	DataDir string
 	// Sealer seals the component's secrets at rest with the data key (package seal).
 	Sealer *seal.Sealer
+	// Patients is where the component that reaches the clinical system offers its patient
+	// look-up to the local API (Patients.Set).
+	Patients *PatientLookup
 }
 
 // Options configure Start.
@@ -175,9 +178,10 @@ func Start(opts Options) (_ *Service, err error) {
 	sub := b.Subscribe(0)
 	s.background.Go(func() { m.Run(bg, sub) })
 
+	patients := &PatientLookup{}
 	s.api = localapi.New(localapi.Options{
 		Queue: s.queue, Links: links, Status: reporter, Bus: b, Metrics: m.Handler(),
-		Identify: opts.Identify, Logger: log, Version: opts.Version,
+		Identify: opts.Identify, Logger: log, Version: opts.Version, FindPatients: patients.FindPatients,
 		Diag: func(ctx context.Context, w io.Writer) error {
 			rep, err := reporter.Report()
 			if err != nil {
@@ -201,7 +205,7 @@ func Start(opts Options) (_ *Service, err error) {
 	compCtx, cancelComp := context.WithCancel(context.Background())
 	s.cancelComp = cancelComp
 	env := Env{Config: opts.Config, Queue: s.queue, Links: links, Conditions: s.board, Bus: b, Logger: log,
-		DataDir: opts.DataDir, Sealer: sealer}
+		DataDir: opts.DataDir, Sealer: sealer, Patients: patients}
 	for _, c := range opts.Components {
 		s.components.Go(func() { s.runComponent(compCtx, c, env) })
 	}

@@ -107,7 +107,7 @@ func (r *Reporter) own(counts map[queue.State]int) []condition.Condition {
 			Title: plural(n, "filing is", "filings are") + " waiting for the clinician's confirmation",
 			Fix: "Waiting for: " + r.byClinician(queue.NeedsConfirmation, names) + ".\n" +
 				"Each clinician reviews theirs in Writeback Agent and confirms or rejects them " +
-				"(wbagent queue list --state needs-confirmation; wbagent confirm ID).",
+				"(wbagent queue list --state needs-confirmation; wbagent confirm ID --online-visible=true|false).",
 		})
 	}
 	if n := len(r.q.Unreadable()); n > 0 {

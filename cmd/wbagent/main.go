@@ -6,7 +6,7 @@
 //	wbagent doctor
 //	wbagent queue list [--state S] [--json]
 //	wbagent queue show ID [--json]
-//	wbagent confirm ID [--online-visible=false] [--version N] [--json]
+//	wbagent confirm ID --online-visible=true|false [--version N] [--json]
 //	wbagent reject ID --reason TEXT [--json]
 //	wbagent retry ID [--json]
 //	wbagent cancel ID --reason TEXT [--json]
@@ -120,9 +120,9 @@ var commands = []*command{
 			fs.Var(&stateList{}, "state", "only records in state `S` (repeatable, or comma-separated)")
 		}},
 	{name: "queue show", args: "ID", nargs: 1, summary: "show one writeback (its content if it is yours)", run: runQueueShow},
-	{name: "confirm", args: "ID", nargs: 1, summary: "confirm your filing", run: runConfirm,
+	{name: "confirm", args: "ID --online-visible=true|false", nargs: 1, summary: "confirm your filing", run: runConfirm,
 		flags: func(fs *flag.FlagSet) {
-			fs.Bool("online-visible", true, "the patient sees the consultation online")
+			fs.Var(&choice{}, "online-visible", "`true|false`: whether the patient sees the consultation online (required: there is no default)")
 			fs.Uint64("version", 0, "the record `version` you reviewed (refused if it changed since)")
 		}},
 	{name: "reject", args: "ID --reason TEXT", nargs: 1, summary: "reject your filing", run: runReject, flags: reasonFlag},

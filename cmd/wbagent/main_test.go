@@ -268,7 +268,7 @@ func TestEveryCommandSaysInOneLineThatTheServiceIsNotRunning(t *testing.T) {
 	os.WriteFile(file, []byte("{}"), 0o600)
 	for _, args := range [][]string{
 		{"status"}, {"status", "--json"}, {"doctor"}, {"queue", "list"}, {"queue", "list", "--json"}, {"queue", "show", "1"},
-		{"confirm", "1"}, {"reject", "1", "--reason", "x"}, {"retry", "1"}, {"cancel", "1", "--reason", "x"},
+		{"confirm", "1", "--online-visible=true"}, {"reject", "1", "--reason", "x"}, {"retry", "1"}, {"cancel", "1", "--reason", "x"},
 		{"enqueue", file}, {"link"}, {"link", "--username", "u", "--password", "p"}, {"unlink"},
 		{"diag", "--out", out}, {"watch"}, {"metrics"},
 	} {
@@ -299,10 +299,31 @@ func TestUsageErrors(t *testing.T) {
 	c := &cli{t: t}
 	for _, args := range [][]string{
 		{}, {"frobnicate"}, {"queue"}, {"queue", "frob"}, {"confirm"}, {"confirm", "x"}, {"confirm", "1", "2"},
+		{"confirm", "1"}, {"confirm", "1", "--online-visible=maybe"}, {"confirm", "1", "--version", "3"},
 		{"reject", "1"}, {"cancel", "1"}, {"queue", "list", "--state", "bogus"}, {"diag"}, {"status", "--colour"},
 	} {
 		if r := c.run(args...); r.code != exitUsage || r.stderr == "" {
 			t.Errorf("wbagent %s: exit %d %q, want a usage error", strings.Join(args, " "), r.code, r.stderr)
+		}
+	}
+}
+
+// Online visibility has no default: confirm without --online-visible is refused with an
+// error naming the flag, before anything is sent to the service.
+func TestConfirmRequiresOnlineVisible(t *testing.T) {
+	c := &cli{t: t}
+	sock := filepath.Join(t.TempDir(), "nobody.sock")
+	r := c.run("confirm", "1", "--socket", sock)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--online-visible=true or --online-visible=false is required") {
+		t.Errorf("confirm 1: exit %d %q, want a usage error naming --online-visible", r.code, r.stderr)
+	}
+	r = c.run("confirm", "1", "--online-visible=perhaps", "--socket", sock)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "online-visible") {
+		t.Errorf("confirm 1 --online-visible=perhaps: exit %d %q, want a usage error", r.code, r.stderr)
+	}
+	for _, v := range []string{"true", "false"} {
+		if r := c.run("confirm", "1", "--online-visible="+v, "--socket", sock); r.code == exitUsage {
+			t.Errorf("confirm 1 --online-visible=%s: usage error %q", v, r.stderr)
 		}
 	}
 }

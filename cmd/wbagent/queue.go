@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/writeback-agent/wbagent/agent/localapi/apitype"
@@ -99,8 +100,35 @@ func act(ctx context.Context, inv *invocation, done string, do func(ctx context.
 	return exitOK
 }
 
+// choice is a boolean flag with no default: Set records that it was given.
+type choice struct {
+	set, value bool
+}
+
+func (c *choice) String() string {
+	if c == nil || !c.set {
+		return ""
+	}
+	return strconv.FormatBool(c.value)
+}
+
+func (c *choice) Set(v string) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("want true or false")
+	}
+	c.set, c.value = true, b
+	return nil
+}
+
+func (c *choice) Get() any { return *c }
+
 func runConfirm(ctx context.Context, inv *invocation) int {
-	visible, version := inv.boolean("online-visible"), inv.uint("version")
+	online := inv.fs.Lookup("online-visible").Value.(*choice)
+	if !online.set {
+		return inv.usageError("--online-visible=true or --online-visible=false is required: choose whether the patient sees this consultation online")
+	}
+	visible, version := online.value, inv.uint("version")
 	return act(ctx, inv, fmt.Sprintf("confirmed (visible to the patient online: %v)", visible),
 		func(ctx context.Context, id uint64) (*apitype.Record, error) {
 			return inv.client().Confirm(ctx, id, visible, version)

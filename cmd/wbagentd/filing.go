@@ -38,6 +38,10 @@ func (f filing) Run(ctx context.Context, env service.Env) error {
 	if err != nil {
 		return fmt.Errorf("filer: %w", err)
 	}
+	if env.Patients != nil {
+		env.Patients.Set(sys.FindPatients)
+		defer env.Patients.Set(nil)
+	}
 	eng, err := filer.New(filer.Config{
 		Queue:  env.Queue,
 		System: sys,

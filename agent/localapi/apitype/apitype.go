@@ -19,22 +19,26 @@ const Host = "local-wbagentd.sock"
 
 // Routes. {id} is a record id.
 const (
-	Prefix        = "/localapi/v0"
-	PathStatus    = Prefix + "/status"
-	PathWatch     = Prefix + "/watch"
-	PathQueue     = Prefix + "/queue"
-	PathRecord    = Prefix + "/queue/{id}"
-	PathConfirm   = Prefix + "/queue/{id}/confirm"
-	PathReject    = Prefix + "/queue/{id}/reject"
-	PathRetry     = Prefix + "/queue/{id}/retry"
-	PathCancel    = Prefix + "/queue/{id}/cancel"
-	PathLink      = Prefix + "/link"
-	PathDiag      = Prefix + "/diag"
-	PathProbe     = Prefix + "/probe" // POST: probe the integration now (every linked clinician and the platform); answers when done
-	PathMetrics   = "/metrics"
-	QueryState    = "state" // GET PathQueue?state=S (repeatable)
-	QueryOSUser   = "user"  // DELETE PathLink?user=OSUSERID (administrators)
-	ContentNDJSON = "application/x-ndjson"
+	Prefix      = "/localapi/v0"
+	PathStatus  = Prefix + "/status"
+	PathWatch   = Prefix + "/watch"
+	PathQueue   = Prefix + "/queue"
+	PathRecord  = Prefix + "/queue/{id}"
+	PathConfirm = Prefix + "/queue/{id}/confirm"
+	PathReject  = Prefix + "/queue/{id}/reject"
+	PathRetry   = Prefix + "/queue/{id}/retry"
+	PathCancel  = Prefix + "/queue/{id}/cancel"
+	PathLink    = Prefix + "/link"
+	PathDiag    = Prefix + "/diag"
+	PathProbe   = Prefix + "/probe" // POST: probe the integration now (every linked clinician and the platform); answers when done
+	// PathAttachment is GET: attachment {index} (from 0) of record {id}, its bytes, for the
+	// record's clinician only.
+	PathAttachment = Prefix + "/queue/{id}/attachments/{index}"
+	PathMetrics    = "/metrics"
+	QueryState     = "state" // GET PathQueue?state=S (repeatable)
+	QueryOSUser    = "user"  // DELETE PathLink?user=OSUSERID (administrators)
+	QueryMatch     = "match" // GET PathRecord?match=true: look the patient up in the clinical system (RecordDetail.Match)
+	ContentNDJSON  = "application/x-ndjson"
 )
 
 // Status is the answer to GET PathStatus and the status in watch events: the overall
@@ -107,6 +111,34 @@ type RecordDetail struct {
 	Audit   []queue.AuditEntry `json:"audit"`
 	Wiped   bool               `json:"wiped,omitempty"`
 	Content *Content           `json:"content,omitempty"`
+	// Match is the clinical system's patient for the writeback, looked up when the record's
+	// clinician asks for it (QueryMatch) of a record waiting for confirmation (only with
+	// Content).
+	Match *Match `json:"match,omitempty"`
+}
+
+// Match is what the clinical system holds for a writeback's patient, looked up afresh, and
+// the identity checks' results, for the clinician to compare before confirming.
+type Match struct {
+	// Patient is the one record carrying the request's NHS number; nil when there is none,
+	// there are several (Matches says how many) or the look-up failed (Error).
+	Patient          *MatchedPatient `json:"patient,omitempty"`
+	Matches          int             `json:"matches"`          // records carrying the NHS number
+	NHSNumberValid   bool            `json:"nhsNumberValid"`   // 10 digits, Modulus 11 check digit
+	IdentityVerified bool            `json:"identityVerified"` // the platform verified the patient
+	// Error says, for people, why the clinical system could not be asked (no patient data).
+	Error     string    `json:"error,omitempty"`
+	CheckedAt time.Time `json:"checkedAt"`
+}
+
+// MatchedPatient is a patient's record as the clinical system holds it.
+type MatchedPatient struct {
+	NHSNumber   string `json:"nhsNumber"`
+	FamilyName  string `json:"familyName"`
+	GivenNames  string `json:"givenNames,omitempty"`
+	DateOfBirth string `json:"dateOfBirth,omitempty"` // YYYY-MM-DD
+	Deceased    bool   `json:"deceased,omitempty"`
+	Registered  bool   `json:"registered"`
 }
 
 // Content is a writeback's patient content.
