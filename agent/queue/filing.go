@@ -83,7 +83,7 @@ func (q *Queue) Claim(ctx context.Context, req ClaimRequest) (*Claim, error) {
 		if err := q.putSealedRecord(t, d, c.rec, Ready, c.sealed); err != nil {
 			return err
 		}
-		if err := t.put(walBucketRecords, c.auditKey, c.audit); err != nil {
+		if err := t.put(bRecords, c.auditKey, c.audit); err != nil {
 			return err
 		}
 		o.changes = []Change{{ID: id, State: Filing}}

@@ -263,3 +263,11 @@ func (x *index) requeueWipes(items []wipeItem) {
 		heap.Push(&x.wipes, w)
 	}
 }
+
+// replace puts n's contents in place of x's (after the database was reopened).
+func (x *index) replace(n *index) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.states, x.counts, x.wipes = n.states, n.counts, n.wipes
+	x.recs, x.ring, x.next = n.recs, n.ring, n.next
+}
