@@ -219,6 +219,7 @@ func TestCrashChild(t *testing.T) {
 						subs = append(subs, Submission{Doc: doc(fmt.Sprintf("r%s-p%d-%d-%d", round, p, i, j))})
 					}
 					if _, err := q.EnqueueBatch(ctx, subs, system); err != nil {
+						fmt.Fprintln(os.Stderr, "child enqueue:", err)
 						os.Exit(4)
 					}
 					for _, s := range subs {
@@ -232,6 +233,7 @@ func TestCrashChild(t *testing.T) {
 						DataBase64: base64.StdEncoding.EncodeToString([]byte(strings.Repeat("x", 10_000+i)))}}
 				}
 				if _, err := q.Enqueue(ctx, Submission{Doc: d}, system); err != nil {
+					fmt.Fprintln(os.Stderr, "child enqueue:", err)
 					os.Exit(4)
 				}
 				say("QUEUED " + d.JobID)
@@ -245,6 +247,7 @@ func TestCrashChild(t *testing.T) {
 			job := fmt.Sprintf("r%s-f-%d", round, i)
 			res, err := q.Enqueue(ctx, Submission{Doc: doc(job)}, system)
 			if err != nil {
+				fmt.Fprintln(os.Stderr, "child enqueue:", err)
 				os.Exit(4)
 			}
 			say("QUEUED " + job)
