@@ -145,7 +145,7 @@ func (q *Queue) prepare(s Submission, by Actor) (*prepared, error) {
 		refs[i] = AttachmentRef{Index: i, FileName: a.FileName, MediaType: a.MediaType, Size: a.Size, SHA256: a.SHA256}
 	}
 	if err := stage.sync(); err != nil {
-		return nil, fmt.Errorf("sync attachments: %w", err)
+		return nil, fmt.Errorf("sync attachments: %w", q.noteFailure(err))
 	}
 	recKey, bodyKey := recordKey(stage.id, kindRecord), recordKey(stage.id, kindBody)
 	buf, zbuf := getBuf(), getBuf()

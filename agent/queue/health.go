@@ -75,9 +75,21 @@ func (q *Queue) withDB(fn func(db *bolt.DB) error) error {
 // writeFailed records that a commit failed with err, raises the condition, reopens the
 // database and returns the error for the callers.
 func (q *Queue) writeFailed(err error) error {
-	wrapped := fmt.Errorf("queue: %w: nothing of this change was saved: %w", ErrWriteFailed, err)
+	wrapped := q.noteFailure(err)
+	q.mu.RLock()
+	db := q.db
+	q.mu.RUnlock()
+	q.reopen(db)
+	return wrapped
+}
+
+// noteFailure records that a write failed with err (a commit, or an attachment file),
+// raises the condition and returns the error for the callers. A failed sync may have left
+// the change on the disk or not: the caller must not count on either.
+func (q *Queue) noteFailure(err error) error {
+	wrapped := fmt.Errorf("queue: %w (the change is not saved, or not known to be; try again): %w", ErrWriteFailed, err)
 	if errors.Is(err, syscall.ENOSPC) {
-		wrapped = fmt.Errorf("queue: %w: nothing of this change was saved; free space on the disk of %s: %w", ErrDiskFull, q.opts.Dir, err)
+		wrapped = fmt.Errorf("queue: %w: the change is not saved; free space on the disk of %s: %w", ErrDiskFull, q.opts.Dir, err)
 	}
 	q.health.mu.Lock()
 	changed := q.health.cause == nil || code(q.health.cause) != code(wrapped)
@@ -88,10 +100,6 @@ func (q *Queue) writeFailed(err error) error {
 		q.notifyConditions()
 		q.poke() // the housekeeper probes until a write works
 	}
-	q.mu.RLock()
-	db := q.db
-	q.mu.RUnlock()
-	q.reopen(db)
 	return wrapped
 }
 
