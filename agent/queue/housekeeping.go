@@ -31,7 +31,7 @@ func (q *Queue) housekeeper() {
 		if next.IsZero() {
 			timer.Stop()
 		} else {
-			timer.Reset(max(next.Sub(q.now()), time.Millisecond)) // the queue's clock, not the wall's
+			timer.Reset(max(next.Sub(q.mono()), time.Millisecond)) // the queue's clock, not the wall's
 		}
 		select {
 		case <-q.closing:
@@ -88,7 +88,7 @@ func (q *Queue) housekeep() {
 func (q *Queue) RecoverExpiredLeases(ctx context.Context) error {
 	o := &op{}
 	o.fn = func(t *wtx, d *delta) error {
-		ids, err := q.recoverLeases(t, d, q.now())
+		ids, err := q.recoverLeases(t, d, q.mono())
 		o.changes = o.changes[:0]
 		for _, id := range ids {
 			o.changes = append(o.changes, Change{ID: id, State: Ready})

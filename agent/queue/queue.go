@@ -104,6 +104,11 @@ type Options struct {
 	// ProbeEvery is how often a queue whose last write failed tries a write of its own, so
 	// that it notices by itself when the cause is gone (default 5 s).
 	ProbeEvery time.Duration
+
+	// mono is the clock leases and back-off are measured against (tests). By default
+	// time.Now, whose monotonic reading makes them immune to jumps of the wall clock; Now
+	// if only Now is set (a fake clock for both).
+	mono func() time.Time
 }
 
 // Change reports that a record moved to a state.
@@ -117,7 +122,8 @@ type Queue struct {
 	opts   Options
 	sealer *seal.Sealer
 	log    *slog.Logger
-	now    func() time.Time
+	now    func() time.Time // wall clock: what records say
+	mono   func() time.Time // deadlines in memory (see Options.mono)
 	path   string
 	blobs  string
 
@@ -184,14 +190,21 @@ func Open(opts Options) (*Queue, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.mono == nil {
+		opts.mono = opts.Now
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.mono == nil {
+		opts.mono = time.Now
 	}
 	q := &Queue{
 		opts:    opts,
 		sealer:  sealer,
 		log:     opts.Logger.With("component", "queue"),
 		now:     opts.Now,
+		mono:    opts.mono,
 		path:    filepath.Join(opts.Dir, DBFileName),
 		blobs:   filepath.Join(opts.Dir, BlobsDir),
 		closing: make(chan struct{}),
