@@ -106,13 +106,13 @@ func jobOf(s Submission) string {
 // body, record and audit entry sealed. Only the job-id check and the puts remain for the
 // writer.
 type prepared struct {
-	stage    *Stage
-	rec      *Record
-	body     []byte // sealed
-	sealed   []byte // the sealed record
-	auditKey []byte
-	audit    []byte // the sealed audit entry
-	jobKey, recKey, bodyKey []byte // the keys the group writes
+	stage                   *Stage
+	rec                     *Record
+	body                    []byte // sealed
+	sealed                  []byte // the sealed record
+	auditKey                []byte
+	audit                   []byte               // the sealed audit entry
+	jobKey, recKey, bodyKey []byte               // the keys the group writes
 	doc                     *writeback.Writeback // as stored (attachments by their hashes), to compare with a job sent again
 }
 

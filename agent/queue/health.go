@@ -151,6 +151,9 @@ func (q *Queue) reopen(failed *bolt.DB) {
 		return
 	}
 	q.db = db
+	q.writeMu.Lock()
+	q.zeroedTo = 0
+	q.writeMu.Unlock()
 }
 
 // probe tries a write of the queue's own, while the last write failed.
@@ -161,6 +164,8 @@ func (q *Queue) probe() {
 	var failed *bolt.DB
 	err := q.withDB(func(db *bolt.DB) error {
 		failed = db
+		q.writeMu.Lock()
+		defer q.writeMu.Unlock()
 		return db.Update(func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketMeta).Put(keyProbe, u64(uint64(q.now().UnixNano())))
 		})

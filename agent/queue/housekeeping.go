@@ -236,6 +236,9 @@ func (q *Queue) Compact() error {
 		return fmt.Errorf("queue: compact: reopen: %w (rename: %v)", err, renameErr)
 	}
 	q.db = db
+	q.writeMu.Lock()
+	q.zeroedTo = 0
+	q.writeMu.Unlock()
 	if renameErr != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("queue: compact: %w", renameErr)

@@ -134,6 +134,12 @@ type Queue struct {
 
 	health health // the last write's failure, if it failed (health.go)
 
+	// writeMu is held by whatever writes the file: a group's transaction, a probe, the
+	// zeros written ahead of bbolt's pages (zeroahead.go). zeroedTo is where those end (0:
+	// not known, after an open).
+	writeMu  sync.Mutex
+	zeroedTo int64
+
 	wmu      sync.Mutex // guards waiting
 	waiting  []*op      // operations queued for the next group commit, in order
 	inflight sync.WaitGroup
@@ -517,7 +523,9 @@ func (q *Queue) commitGroup(batch []*op) {
 	var refused []refusal
 	d := newDelta()
 	err := q.withDB(func(db *bolt.DB) error {
-		return db.Update(func(tx *bolt.Tx) error {
+		q.writeMu.Lock()
+		defer q.writeMu.Unlock()
+		err := db.Update(func(tx *bolt.Tx) error {
 			for {
 				d.reset()
 				t := &wtx{q: q, view: tx, local: make(map[string]int, 4*len(batch)), muts: make([]mutation, 0, 4*len(batch))}
@@ -538,6 +546,13 @@ func (q *Queue) commitGroup(batch []*op) {
 				batch = append(batch[:failed:failed], batch[failed+1:]...)
 			}
 		})
+		if err == nil {
+			// Best effort: without the zeros, commits still work, their syncs slower.
+			if zerr := q.zeroAhead(db); zerr != nil {
+				q.log.Warn("could not write zeros ahead of the queue file's pages", "err", zerr)
+			}
+		}
+		return err
 	})
 	if err != nil && !errors.Is(err, errNoWrites) {
 		err = q.writeFailed(err)

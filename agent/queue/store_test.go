@@ -672,7 +672,6 @@ func TestConcurrentOperationsAllComplete(t *testing.T) {
 	}
 }
 
-
 // A long body is compressed before it is sealed and reads back whole; one that does not
 // compress by an eighth is sealed as it is. Either way, a job sent again is compared with
 // what is stored.
