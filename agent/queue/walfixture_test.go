@@ -12,7 +12,8 @@ import (
 
 // openWALFixture unpacks testdata/wal-format2.tar.gz, a data folder left by a crash of the
 // build that had a write-ahead log in front of bbolt: records 1-3 in queue.db, and changes
-// to records 2-5 only in the log.
+// to records 2-5 only in the log. TestMakeWALFixture made it, in commit 3ca3e3e (the last
+// with the log's code).
 func openWALFixture(t *testing.T) (dir string, key []byte) {
 	t.Helper()
 	tmp := t.TempDir()
