@@ -139,8 +139,11 @@ func (q *Queue) replayOldWAL() error {
 	if stopped != "" {
 		q.log.Warn("the old write-ahead log ends early; what follows was never acknowledged", "at", stopped)
 	}
+	// Applied groups are skipped if the log is read again (meta/walApplied): a file that
+	// cannot be removed now (antivirus, backup) is removed at a later open.
 	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("replay the old write-ahead log: remove it: %w", err)
+		q.log.Warn("could not remove the old write-ahead log after applying it; it is removed at a later start", "err", err)
+		return nil
 	}
 	return durable.SyncDir(q.opts.Dir)
 }
