@@ -390,7 +390,11 @@ func (q *Queue) loadIndex(tx *bolt.Tx) error {
 
 // Unreadable returns the ids of records found damaged (failing authentication) when the
 // queue was opened. They are kept, out of the index, for investigation.
-func (q *Queue) Unreadable() []uint64 { return slices.Clone(q.unreadable) }
+func (q *Queue) Unreadable() []uint64 {
+	q.mu.RLock() // loadIndex sets it with mu held (a reopen) or before Open returns
+	defer q.mu.RUnlock()
+	return slices.Clone(q.unreadable)
+}
 
 // checkKey proves the data key matches the database: a value sealed with the key when the
 // database was created must open.
