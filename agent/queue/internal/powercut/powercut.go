@@ -42,9 +42,10 @@ type FS struct {
 	img  *Image
 
 	// Trigger, if set, is called after every change is applied as pending (under the FS's
-	// lock, with the file's name, or "" for a folder change): return true to cut power at
-	// that moment. The image is taken at once.
-	Trigger func(name string, pendingWrites int) bool
+	// lock, with the file's name, or "" for a folder change, the file's pending changes and
+	// the data written, nil if not a write): return true to cut power at that moment. The
+	// image is taken at once.
+	Trigger func(name string, pendingWrites int, data []byte) bool
 	// KeepSome: at a cut, keep a random part of what is pending (else none of it).
 	KeepSome bool
 	// Rand chooses what a cut keeps.
@@ -205,9 +206,9 @@ func (f *FS) cutLocked() {
 }
 
 // applied counts a change and cuts if the trigger says so. Caller holds mu.
-func (f *FS) applied(name string, pending int) {
+func (f *FS) applied(name string, pending int, data []byte) {
 	f.changes++
-	if f.Trigger != nil && f.Trigger(name, pending) {
+	if f.Trigger != nil && f.Trigger(name, pending, data) {
 		f.cutLocked()
 	}
 }
@@ -423,7 +424,7 @@ func (d *dir) Create(ctx context.Context, name string, flags uint32, mode uint32
 	}
 	fl := &file{fsys: f, nm: name}
 	d.set(nameSet{name, fl})
-	f.applied(name, 0)
+	f.applied(name, 0, nil)
 	out.Mode = syscall.S_IFREG | 0o600
 	return d.NewPersistentInode(ctx, fl, stable(fl)), nil, 0, 0
 }
@@ -440,7 +441,7 @@ func (d *dir) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.Ent
 	}
 	sub := &dir{fsys: f, durable: map[string]entry{}, cur: map[string]entry{}}
 	d.set(nameSet{name, sub})
-	f.applied("", 0)
+	f.applied("", 0, nil)
 	out.Mode = syscall.S_IFDIR | 0o700
 	return d.NewPersistentInode(ctx, sub, stable(sub)), 0
 }
@@ -466,7 +467,7 @@ func (d *dir) remove(name string, wantDir bool) syscall.Errno {
 		return syscall.ENOTEMPTY
 	}
 	d.set(nameSet{name, nil})
-	f.applied("", 0)
+	f.applied("", 0, nil)
 	return 0
 }
 
@@ -500,7 +501,7 @@ func (d *dir) Rename(ctx context.Context, name string, newParent fs.InodeEmbedde
 		d.set(nameSet{name, nil})
 		to.set(nameSet{newName, e})
 	}
-	f.applied(newName, 0)
+	f.applied(newName, 0, nil)
 	return 0
 }
 
@@ -557,7 +558,7 @@ func (fl *file) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrI
 		}
 		fl.cur = resize(fl.cur, int64(sz))
 		fl.pending = append(fl.pending, change{truncate: true, size: int64(sz)})
-		f.applied(fl.name(), len(fl.pending))
+		f.applied(fl.name(), len(fl.pending), nil)
 	}
 	out.Mode = syscall.S_IFREG | 0o600
 	out.Size = uint64(len(fl.cur))
@@ -586,7 +587,7 @@ func (fl *file) Write(ctx context.Context, fh fs.FileHandle, data []byte, off in
 	}
 	fl.cur = writeAt(fl.cur, off, data)
 	fl.pending = append(fl.pending, change{off: off, data: slices.Clone(data)})
-	f.applied(fl.name(), len(fl.pending))
+	f.applied(fl.name(), len(fl.pending), data)
 	return uint32(len(data)), 0
 }
 
