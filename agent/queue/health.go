@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -88,7 +87,7 @@ func (q *Queue) writeFailed(err error) error {
 // the change on the disk or not: the caller must not count on either.
 func (q *Queue) noteFailure(err error) error {
 	wrapped := fmt.Errorf("queue: %w (the change is not saved, or not known to be; try again): %w", ErrWriteFailed, err)
-	if errors.Is(err, syscall.ENOSPC) {
+	if isDiskFull(err) {
 		wrapped = fmt.Errorf("queue: %w: the change is not saved; free space on the disk of %s: %w", ErrDiskFull, q.opts.Dir, err)
 	}
 	q.health.mu.Lock()
