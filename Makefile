@@ -23,9 +23,11 @@ build: deps
 vet: deps
 	$(GO) vet ./...
 
-# make test: vet everything, test everything, the service side with -race.
+# make test: vet everything, test everything, the service side with -race; the queue's power
+# cuts (a FUSE server in the test process) without it, which slows them several times over.
 test: vet
 	$(GO) test -race $(AGENT_PKGS)
+	$(GO) test -count=1 -run '^TestPowerCuts$$' ./agent/queue/
 	$(GO) test $$($(GO) list ./... | grep -v '/agent/')
 
 # make ui-test: the tray's and the windows' tests alone, headless and without cgo (make test runs them too).

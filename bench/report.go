@@ -187,29 +187,7 @@ func checkTargets(o *row, fsync float64, peers map[string]float64) []target {
 	}
 	atLeast("enqueue_64 ≥ 5.5× fsync", wlEnqueueN, 5.5, "fsync", fsync, true)
 
-	// ahead of every durable peer
-	best, bestName := 0.0, ""
-	names := make([]string, 0, len(peers))
-	for n := range peers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		if peers[n] > best {
-			best, bestName = peers[n], n
-		}
-	}
-	if v, ok := get(wlEnqueueN); !ok {
-		out = append(out, target{"enqueue_64 ahead of every durable peer", false, "enqueue_64 not measured"})
-	} else if bestName == "" {
-		out = append(out, target{"enqueue_64 ahead of every durable peer", true, "no durable peer measured"})
-	} else {
-		out = append(out, target{"enqueue_64 ahead of every durable peer", v > best,
-			fmt.Sprintf("%s/s vs best peer %s %s/s (%s of it)", fmtRate(v), bestName, fmtRate(best), fmtRatio(v, best))})
-	}
-
 	atLeast("enqueue_1 ≥ 0.45× fsync", wlEnqueue1, 0.45, "fsync", fsync, true)
-	atLeast("cycle ≥ 3× fsync", wlCycle, 3, "fsync", fsync, true)
 	e1, e1ok := get(wlEnqueue1)
 	atLeast("enqueue_1_backlog ≥ 0.8× enqueue_1", wlBacklog, 0.8, "enqueue_1", e1, e1ok)
 	if v, ok := o.extra["rss_anon_kb"]; ok {

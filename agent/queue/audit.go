@@ -58,7 +58,7 @@ func (q *Queue) appendAudit(t *wtx, e AuditEntry) error {
 	if err != nil {
 		return err
 	}
-	return t.put(walBucketRecords, k, v)
+	return t.put(bRecords, k, v)
 }
 
 // Audit calls fn, in order, for each audit entry numbered after after: of record id, or of

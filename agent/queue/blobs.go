@@ -150,7 +150,7 @@ func (w *blobWriter) Close() error {
 	if err != nil {
 		os.Remove(w.f.Name())
 		delete(s.tmps, w.f.Name())
-		return fmt.Errorf("queue: stage attachment %d: %w", w.index, err)
+		return fmt.Errorf("stage attachment %d: %w", w.index, s.q.noteFailure(err))
 	}
 	delete(s.tmps, w.f.Name())
 	if s.files == nil { // discarded while this file was written

@@ -24,10 +24,7 @@ import (
 
 var crashKills = flag.Int("crash.kills", 50, "how many times TestCrashRecovery kills the writer")
 
-const (
-	crashChildEnv      = "WBAGENT_QUEUE_CRASH_CHILD"
-	crashSmallFilesEnv = "WBAGENT_QUEUE_CRASH_SMALL_FILES"
-)
+const crashChildEnv = "WBAGENT_QUEUE_CRASH_CHILD"
 
 // TestCrashRecovery runs a child process that enqueues (and files) continuously and
 // acknowledges each operation on stdout only after it committed, kills it with SIGKILL at
@@ -49,11 +46,6 @@ func TestCrashRecovery(t *testing.T) {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v=false")
 		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, "WBAGENT_QUEUE_CRASH_KEY="+hex.EncodeToString(key),
 			fmt.Sprintf("WBAGENT_QUEUE_CRASH_ROUND=%d", round))
-		if round%2 == 1 {
-			// Small log files: the log moves on to a new file every few groups and writes
-			// mostly into applied files it reused, so kills land on every step of that.
-			cmd.Env = append(cmd.Env, crashSmallFilesEnv+"=1")
-		}
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -206,10 +198,6 @@ func TestCrashChild(t *testing.T) {
 	}
 	key, _ := hex.DecodeString(os.Getenv("WBAGENT_QUEUE_CRASH_KEY"))
 	round := os.Getenv("WBAGENT_QUEUE_CRASH_ROUND")
-	if os.Getenv(crashSmallFilesEnv) != "" {
-		walSegmentMax = 64 << 10      // spares stay at spareMin: each reused file has room
-		applyDelay = time.Millisecond // files are applied, and so free to reuse, sooner
-	}
 	q, err := Open(Options{Dir: dir, Key: key, LockTimeout: 10 * time.Second})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child open:", err)
@@ -231,6 +219,7 @@ func TestCrashChild(t *testing.T) {
 						subs = append(subs, Submission{Doc: doc(fmt.Sprintf("r%s-p%d-%d-%d", round, p, i, j))})
 					}
 					if _, err := q.EnqueueBatch(ctx, subs, system); err != nil {
+						fmt.Fprintln(os.Stderr, "child enqueue:", err)
 						os.Exit(4)
 					}
 					for _, s := range subs {
@@ -244,6 +233,7 @@ func TestCrashChild(t *testing.T) {
 						DataBase64: base64.StdEncoding.EncodeToString([]byte(strings.Repeat("x", 10_000+i)))}}
 				}
 				if _, err := q.Enqueue(ctx, Submission{Doc: d}, system); err != nil {
+					fmt.Fprintln(os.Stderr, "child enqueue:", err)
 					os.Exit(4)
 				}
 				say("QUEUED " + d.JobID)
@@ -257,6 +247,7 @@ func TestCrashChild(t *testing.T) {
 			job := fmt.Sprintf("r%s-f-%d", round, i)
 			res, err := q.Enqueue(ctx, Submission{Doc: doc(job)}, system)
 			if err != nil {
+				fmt.Fprintln(os.Stderr, "child enqueue:", err)
 				os.Exit(4)
 			}
 			say("QUEUED " + job)

@@ -6,36 +6,39 @@
 // needs-attention, rejected and cancelled); each move is checked against the table of legal
 // transitions and committed in one transaction together with its audit entry.
 //
-// Durability and speed: writes are group-committed through a write-ahead log. Operations
-// that arrive while a commit is running are run together by the caller at the front of the
-// line (no timer) and handed as one group to a completer goroutine, which appends the
-// group's changes to the log as one frame, syncs the log (one fdatasync covering every
-// frame written before it) and only then answers the operations, in order. Before a sync it waits, up to 1 ms, for as many
-// operations as the last sync answered: callers answered together come back together, and
-// then share one sync instead of two. Because the operations of a group run one after
-// another, each is encoded and sealed beforehand by its caller, on the version of the
-// record the commit is expected to find (a claim: on the record it is expected to pick), and
-// the commit redoes the work only if that changed. A background applier copies logged
-// groups into bbolt, many per bbolt transaction, recording the last group applied in the
-// same transaction; until then an in-memory overlay serves them to readers (by key; audit
-// entries, read only in order, are read from bbolt once the overlay is applied), and after
-// a crash they are applied again at open (wal.go, applier.go). The
-// bbolt freelist is not synced (it is rebuilt on open), pages are 16 KiB, the file is mapped
-// 1 GiB from the start outside Windows (no remapping as it grows), and it is
-// compacted when the queue is idle and mostly free pages. The log writes into files whose
-// blocks were written and synced beforehand (applied log files reused, else zero-filled),
-// so that its syncs flush data and no metadata (wal_spare.go); the applier gathers groups (applyEarlyBytes or applyDelay) and writes
-// only the last change of each key in a batch, in key order.
+// Durability: every change is one bbolt transaction, and a caller returns only after it
+// committed (bbolt syncs the changed pages, then the meta page that makes them current).
+// Concurrent callers share transactions: the caller at the front of the line runs every
+// operation waiting (up to maxBatch) in one Update, commits, answers them and hands the front
+// to the next caller. An operation that fails is taken out and the group run again without
+// it; it alone gets its error. Callers encode and seal their changes before they join the
+// line, against the record version the commit is expected to find, and the commit redoes
+// that work only if the version changed. Attachments are sealed files of their own in the
+// blobs folder, written, synced and renamed, and the folder synced, before the record that
+// names them commits; files no record names are removed at open. The data folder is synced
+// when queue.db is created. The queue keeps written zeros after bbolt's last page
+// (zeroahead.go), so commits overwrite existing blocks.
+//
+// Failure: a commit that fails (a write, a sync, a full disk) is rolled back by bbolt and
+// its callers get an error wrapping ErrDiskFull or ErrWriteFailed. The queue then closes and
+// reopens its file and rebuilds its in-memory index from it, raises a condition (Conditions,
+// Options.OnConditions) and tries a write of its own every ProbeEvery until one works, when
+// the condition clears (health.go). The proof is in powercut_test.go: power cuts on a FUSE
+// file system that loses whatever was not synced (package internal/powercut).
+//
+// A data folder written by the builds that had a write-ahead log in front of bbolt
+// (DATA/wal) is read once at open: the logged changes bbolt lacks are applied in one
+// transaction and the folder removed (oldwal.go).
 //
 // Confidentiality: record metadata, document bodies and audit entries are sealed with
 // AES-256-GCM bound to their key (see package seal); attachments are encrypted files of
-// their own in the blobs folder, written and synced before the record that names them is
-// committed. Plain text in the database is limited to record ids and job ids.
+// their own. Plain text in the database is limited to record ids and job ids.
 //
 // Layout of the bbolt file (format 2; format 1 is read and marked 2: it lacked compressed
 // bodies):
 //
-//	meta     "format" → 2; "keycheck" → a constant sealed with the data key
+//	meta     "format" → 2; "keycheck" → a constant sealed with the data key;
+//	         "walApplied" → the last old-log group applied; "probe" → when a probe last wrote
 //	records  id(8) 0        → sealed Record     (metadata: state, reason, attempts, lease…)
 //	         id(8) 1        → sealed body       (the document; deleted by retention)
 //	         id(8) 2 seq(8) → sealed AuditEntry (append-only trail of the record)
@@ -44,11 +47,10 @@
 // Before sealing, records, bodies and audit entries are in a compact binary encoding whose
 // first byte names it (codec.go); values written as JSON by earlier builds are still read.
 // A body that shrinks by an eighth or more is compressed (S2), alone, before it is sealed.
-//
-// The write-ahead log (DATA/wal) holds the same keys and sealed values until they are
-// applied. Every sealed value's associated data is "wbagent/records" and its key. A record's values
+// Every sealed value's associated data is "wbagent/records" and its key. A record's values
 // share its id as a key prefix, so creating a record or moving it on dirties one or two leaf
 // pages of one bucket (and, for a new record, one of jobs). Which records are in which
 // state, the counters and the retention schedule are derived from the records, kept in
-// memory and rebuilt at open (index.go).
+// memory and rebuilt at open (index.go); the leases and back-off held there are timed on
+// the monotonic clock, so a jump of the wall clock neither expires nor holds them.
 package queue

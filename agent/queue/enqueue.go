@@ -106,16 +106,13 @@ func jobOf(s Submission) string {
 // body, record and audit entry sealed. Only the job-id check and the puts remain for the
 // writer.
 type prepared struct {
-	stage    *Stage
-	rec      *Record
-	body     []byte // sealed
-	sealed   []byte // the sealed record
-	auditKey []byte
-	audit    []byte // the sealed audit entry
-	// The keys the group writes, and their overlayKeys: made here, beside the other
-	// callers, so that the commit leader, alone, does not.
-	jobKey, recKey, bodyKey []byte
-	jobOK, recOK, bodyOK    string
+	stage                   *Stage
+	rec                     *Record
+	body                    []byte // sealed
+	sealed                  []byte // the sealed record
+	auditKey                []byte
+	audit                   []byte               // the sealed audit entry
+	jobKey, recKey, bodyKey []byte               // the keys the group writes
 	doc                     *writeback.Writeback // as stored (attachments by their hashes), to compare with a job sent again
 }
 
@@ -148,7 +145,7 @@ func (q *Queue) prepare(s Submission, by Actor) (*prepared, error) {
 		refs[i] = AttachmentRef{Index: i, FileName: a.FileName, MediaType: a.MediaType, Size: a.Size, SHA256: a.SHA256}
 	}
 	if err := stage.sync(); err != nil {
-		return nil, fmt.Errorf("sync attachments: %w", err)
+		return nil, fmt.Errorf("sync attachments: %w", q.noteFailure(err))
 	}
 	recKey, bodyKey := recordKey(stage.id, kindRecord), recordKey(stage.id, kindBody)
 	buf, zbuf := getBuf(), getBuf()
@@ -186,8 +183,6 @@ func (q *Queue) prepare(s Submission, by Actor) (*prepared, error) {
 		return nil, err
 	}
 	p.jobKey = []byte(doc.JobID)
-	p.jobOK = overlayKey(walBucketJobs, p.jobKey)
-	p.recOK, p.bodyOK = overlayKey(walBucketRecords, recKey), overlayKey(walBucketRecords, bodyKey)
 	return p, nil
 }
 
@@ -210,11 +205,11 @@ func stageInline(stage *Stage, i int, b64 string) (int64, []byte, error) {
 
 // insert runs in a group commit.
 func (q *Queue) insert(t *wtx, d *delta, p *prepared) (Result, error) {
-	if v := t.getAt(walBucketJobs, p.jobKey, p.jobOK); v != nil {
+	if v := t.get(bJobs, p.jobKey); v != nil {
 		id := bytesToID(v)
 		res := Result{ID: id, JobID: p.rec.JobID}
 		key := recordKey(id, kindBody)
-		if prev := t.get(walBucketRecords, key); prev != nil { // nil: wiped by retention
+		if prev := t.get(bRecords, key); prev != nil { // nil: wiped by retention
 			same, err := q.sameContent(key, prev, p.doc)
 			if err != nil {
 				return Result{}, fmt.Errorf("record %d: %w", id, err)
@@ -224,16 +219,16 @@ func (q *Queue) insert(t *wtx, d *delta, p *prepared) (Result, error) {
 		return res, nil
 	}
 	id := p.rec.ID
-	if err := t.putAt(walBucketJobs, p.jobKey, p.jobOK, idKey(id)); err != nil {
+	if err := t.put(bJobs, p.jobKey, idKey(id)); err != nil {
 		return Result{}, err
 	}
-	if err := q.putSealedRecordAt(t, d, p.recKey, p.recOK, p.rec, "", p.sealed); err != nil {
+	if err := q.putSealedRecordAt(t, d, p.recKey, p.rec, "", p.sealed); err != nil {
 		return Result{}, err
 	}
-	if err := t.putAt(walBucketRecords, p.bodyKey, p.bodyOK, p.body); err != nil {
+	if err := t.put(bRecords, p.bodyKey, p.body); err != nil {
 		return Result{}, err
 	}
-	if err := t.put(walBucketRecords, p.auditKey, p.audit); err != nil {
+	if err := t.put(bRecords, p.auditKey, p.audit); err != nil {
 		return Result{}, err
 	}
 	return Result{ID: id, JobID: p.rec.JobID, Created: true}, nil

@@ -66,7 +66,7 @@ func (q *Queue) Claim(ctx context.Context, req ClaimRequest) (*Claim, error) {
 	o := &op{}
 	o.fn = func(t *wtx, d *delta) error {
 		now := q.now().UTC()
-		id, next, ok := q.findDue(d, now, req.Eligible, nil)
+		id, next, ok := q.findDue(d, q.mono(), req.Eligible, nil)
 		if !ok {
 			return &NothingReadyError{NextDue: next}
 		}
@@ -83,7 +83,7 @@ func (q *Queue) Claim(ctx context.Context, req ClaimRequest) (*Claim, error) {
 		if err := q.putSealedRecord(t, d, c.rec, Ready, c.sealed); err != nil {
 			return err
 		}
-		if err := t.put(walBucketRecords, c.auditKey, c.audit); err != nil {
+		if err := t.put(bRecords, c.auditKey, c.audit); err != nil {
 			return err
 		}
 		o.changes = []Change{{ID: id, State: Filing}}
@@ -103,7 +103,7 @@ func (q *Queue) Claim(ctx context.Context, req ClaimRequest) (*Claim, error) {
 func (q *Queue) prepareClaim(req ClaimRequest) *preparedChange {
 	now := q.now().UTC()
 	q.claims.mu.Lock()
-	id, _, ok := q.findDue(nil, now, req.Eligible, q.claims.expected)
+	id, _, ok := q.findDue(nil, q.mono(), req.Eligible, q.claims.expected)
 	if ok {
 		q.claims.expect(id)
 	}
@@ -317,7 +317,7 @@ func (r *Record) consecutiveRetries() int {
 	return n
 }
 
-// recoverLeases puts filings whose lease expired before now (every filing if now is zero:
+// recoverLeases puts filings whose lease expired before now, on the monotonic clock (every filing if now is zero:
 // at open, the database lock proves the previous holder is gone) back to ready, flagged
 // outcome unknown. It returns the ids it recovered.
 func (q *Queue) recoverLeases(t *wtx, d *delta, now time.Time) ([]uint64, error) {

@@ -22,11 +22,16 @@ func (q *Queue) housekeeper() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
+		// While the last write failed, try one every ProbeEvery.
+		var probe <-chan time.Time
+		if q.health.failure() != nil {
+			probe = time.After(q.opts.ProbeEvery)
+		}
 		next := q.nextDeadline()
 		if next.IsZero() {
 			timer.Stop()
 		} else {
-			timer.Reset(max(next.Sub(q.now()), time.Millisecond)) // the queue's clock, not the wall's
+			timer.Reset(max(next.Sub(q.mono()), time.Millisecond)) // the queue's clock, not the wall's
 		}
 		select {
 		case <-q.closing:
@@ -35,6 +40,8 @@ func (q *Queue) housekeeper() {
 		case <-q.wake:
 		case <-timer.C:
 			q.housekeep()
+		case <-probe:
+			q.probe()
 		}
 	}
 }
@@ -81,7 +88,7 @@ func (q *Queue) housekeep() {
 func (q *Queue) RecoverExpiredLeases(ctx context.Context) error {
 	o := &op{}
 	o.fn = func(t *wtx, d *delta) error {
-		ids, err := q.recoverLeases(t, d, q.now())
+		ids, err := q.recoverLeases(t, d, q.mono())
 		o.changes = o.changes[:0]
 		for _, id := range ids {
 			o.changes = append(o.changes, Change{ID: id, State: Ready})
@@ -128,7 +135,7 @@ func (q *Queue) WipeExpired(ctx context.Context) (int, error) {
 				}
 				refs := r.Attachments
 				r.wipe(now)
-				if err := t.del(walBucketRecords, recordKey(it.id, kindBody)); err != nil {
+				if err := t.del(bRecords, recordKey(it.id, kindBody)); err != nil {
 					return err
 				}
 				if err := q.putRecord(t, d, r, r.State); err != nil {
@@ -171,14 +178,11 @@ func (q *Queue) CompactIfWorthwhile() (bool, error) {
 	if q.closed.Load() {
 		return false, ErrClosed
 	}
-	if err := q.applyNow(); err != nil {
-		return false, fmt.Errorf("queue: compact: %w", err)
-	}
-	q.mu.RLock()
-	var size int64
-	err := q.db.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
-	free := int64(q.db.Stats().FreeAlloc)
-	q.mu.RUnlock()
+	var size, free int64
+	err := q.withDB(func(db *bolt.DB) error {
+		free = int64(db.Stats().FreeAlloc)
+		return db.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
+	})
 	if err != nil {
 		return false, fmt.Errorf("queue: compact: %w", err)
 	}
@@ -192,17 +196,23 @@ func (q *Queue) CompactIfWorthwhile() (bool, error) {
 }
 
 // Compact rewrites the database into a new file without free pages and swaps it in (bbolt
-// files never shrink by themselves). Writes wait while it runs.
+// files never shrink by themselves). Writes wait while it runs. The new file keeps the page
+// size of the old; it is synced, renamed over the old one and the folder synced. If the file
+// cannot be reopened afterwards, operations reopen it when they next need it.
 func (q *Queue) Compact() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed.Load() {
 		return ErrClosed
 	}
+	if q.db == nil {
+		return fmt.Errorf("queue: compact: %w", q.health.failure())
+	}
 	before, _ := os.Stat(q.path)
-	tmp := q.path + ".compact"
+	tmp := q.path + compactSuffix
 	os.Remove(tmp)
-	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{NoFreelistSync: true, FreelistType: bolt.FreelistMapType,
+		PageSize: q.db.Info().PageSize})
 	if err != nil {
 		return fmt.Errorf("queue: compact: %w", err)
 	}
@@ -216,15 +226,19 @@ func (q *Queue) Compact() error {
 		return fmt.Errorf("queue: compact: %w", err)
 	}
 	if err := q.db.Close(); err != nil {
-		return fmt.Errorf("queue: compact: close old file: %w", err)
+		q.log.Warn("closing the queue file before compaction replaced it failed", "err", err)
 	}
+	q.db = nil
 	renameErr := durable.Rename(tmp, q.path)
 	db, err := q.openDB(q.path)
 	if err != nil {
-		// Without a database the queue cannot go on; the service restarts and reopens.
+		q.log.Error("the queue could not reopen its file after compaction; it tries again when next used", "err", err)
 		return fmt.Errorf("queue: compact: reopen: %w (rename: %v)", err, renameErr)
 	}
 	q.db = db
+	q.writeMu.Lock()
+	q.zeroedTo = 0
+	q.writeMu.Unlock()
 	if renameErr != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("queue: compact: %w", renameErr)
@@ -234,3 +248,6 @@ func (q *Queue) Compact() error {
 	}
 	return nil
 }
+
+// compactSuffix names the file compaction writes before it replaces queue.db.
+const compactSuffix = ".compact"

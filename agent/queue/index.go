@@ -164,13 +164,28 @@ func (q *Queue) track(d *delta, r *Record, prev State) {
 	e := &entry{state: r.State, live: live{author: r.Author}, rec: r, from: from}
 	switch r.State {
 	case Ready:
-		e.due = r.NextAttemptAt
+		e.due = q.deadline(r.NextAttemptAt, q.opts.Retry.Max)
 	case Filing:
 		if r.Lease != nil {
-			e.due = r.Lease.Expires
+			e.due = q.deadline(r.Lease.Expires, 0)
 		}
 	}
 	d.set[r.ID] = e
+}
+
+// deadline turns a wall-clock deadline a record holds into one on the queue's monotonic
+// clock, as far from now as it is, but no further than limit (0: no limit). A jump of
+// the wall clock after that (forward or back) then neither expires a lease early nor holds
+// a back-off late; the limit bounds a back-off read at open after a backward jump.
+func (q *Queue) deadline(wall time.Time, limit time.Duration) time.Time {
+	if wall.IsZero() {
+		return time.Time{}
+	}
+	rem := wall.Sub(q.now())
+	if limit > 0 && rem > limit {
+		rem = limit
+	}
+	return q.mono().Add(rem)
 }
 
 // apply makes a committed batch's changes visible.
@@ -262,4 +277,12 @@ func (x *index) requeueWipes(items []wipeItem) {
 	for _, w := range items {
 		heap.Push(&x.wipes, w)
 	}
+}
+
+// replace puts n's contents in place of x's (after the database was reopened).
+func (x *index) replace(n *index) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.states, x.counts, x.wipes = n.states, n.counts, n.wipes
+	x.recs, x.ring, x.next = n.recs, n.ring, n.next
 }

@@ -17,6 +17,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/writeback-agent/wbagent/agent/condition"
+	"github.com/writeback-agent/wbagent/agent/durable"
 	"github.com/writeback-agent/wbagent/agent/seal"
 )
 
@@ -95,8 +97,18 @@ type Options struct {
 	// OnChange, if set, is called after each commit with the records it changed. It must not
 	// block: hand the change to a channel or a goroutine.
 	OnChange func([]Change)
+	// OnConditions, if set, is called with the queue's conditions (see Conditions) each time
+	// they change: raised when a write fails, cleared when writing works again. It must not
+	// block.
+	OnConditions func([]condition.Condition)
+	// ProbeEvery is how often a queue whose last write failed tries a write of its own, so
+	// that it notices by itself when the cause is gone (default 5 s).
+	ProbeEvery time.Duration
 
-	noSpares bool // tests: the log writes ordinary files only (no zero-filled spares)
+	// mono is the clock leases and back-off are measured against (tests). By default
+	// time.Now, whose monotonic reading makes them immune to jumps of the wall clock; Now
+	// if only Now is set (a fake clock for both).
+	mono func() time.Time
 }
 
 // Change reports that a record moved to a state.
@@ -110,30 +122,23 @@ type Queue struct {
 	opts   Options
 	sealer *seal.Sealer
 	log    *slog.Logger
-	now    func() time.Time
+	now    func() time.Time // wall clock: what records say
+	mono   func() time.Time // deadlines in memory (see Options.mono)
 	path   string
 	blobs  string
-	walDir string
 
-	mu sync.RWMutex // guards db against compaction swapping it; write lock only to swap
+	// mu guards db: held for reading while it is used, for writing to swap it (compaction,
+	// reopening after a failed write). db is nil while it could not be reopened.
+	mu sync.RWMutex
 	db *bolt.DB
 
-	wal     *wal
-	walSeq  uint64         // last group logged; only the commit leader touches it
-	tail    *staged        // the last group staged; only the commit leader touches it
-	local   map[string]int // a group's own writes (wtx.local); only the commit leader touches it
-	ap      *applier       // copies logged groups into bbolt
-	applyMu sync.RWMutex   // guards ov; held for reading while operations read
-	ov      overlay        // logged groups not yet in bbolt
-	// applyHook, if set, runs before the applier writes to bbolt (tests: stall or fail it).
-	applyHook atomic.Pointer[func() error]
+	health health // the last write's failure, if it failed (health.go)
 
-	cmu        sync.Mutex // guards completing
-	completing []*staged  // staged groups for the completer, in order
-	cwake      chan struct{}
-	cstop      chan struct{}
-	cdone      chan struct{}
-	walErr     error // a frame could not be written: nothing more is (completer only)
+	// writeMu is held by whatever writes the file: a group's transaction, a probe, the
+	// zeros written ahead of bbolt's pages (zeroahead.go). zeroedTo is where those end (0:
+	// not known, after an open).
+	writeMu  sync.Mutex
+	zeroedTo int64
 
 	wmu      sync.Mutex // guards waiting
 	waiting  []*op      // operations queued for the next group commit, in order
@@ -156,8 +161,9 @@ type Queue struct {
 	wake           chan struct{} // pokes the housekeeper when deadlines may have moved
 }
 
-// Open opens (creating if needed) the queue in opts.Dir, recovers filings interrupted by a
-// crash, sweeps orphaned attachment files and starts the housekeeper.
+// Open opens (creating if needed) the queue in opts.Dir, applies what an older build's
+// write-ahead log holds, recovers filings interrupted by a stop, sweeps orphaned attachment
+// files and starts the housekeeper.
 func Open(opts Options) (*Queue, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("queue: open: no data folder given")
@@ -184,33 +190,36 @@ func Open(opts Options) (*Queue, error) {
 	if opts.IdleAfter <= 0 {
 		opts.IdleAfter = time.Minute
 	}
+	if opts.ProbeEvery <= 0 {
+		opts.ProbeEvery = 5 * time.Second
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.mono == nil {
+		opts.mono = opts.Now
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.mono == nil {
+		opts.mono = time.Now
 	}
 	q := &Queue{
 		opts:    opts,
 		sealer:  sealer,
 		log:     opts.Logger.With("component", "queue"),
 		now:     opts.Now,
+		mono:    opts.mono,
 		path:    filepath.Join(opts.Dir, DBFileName),
 		blobs:   filepath.Join(opts.Dir, BlobsDir),
-		walDir:  filepath.Join(opts.Dir, WALDir),
-		ov:      overlay{m: map[string]overlayVal{}},
 		closing: make(chan struct{}),
 		hkDone:  make(chan struct{}),
 		wake:    make(chan struct{}, 1),
-		cwake:   make(chan struct{}, 1),
-		cstop:   make(chan struct{}),
-		cdone:   make(chan struct{}),
 		idx:     newIndex(),
 	}
-	for _, dir := range []string{q.blobs, q.walDir} {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("queue: open: create data folder: %w", err)
-		}
+	if err := makeDirs(opts.Dir, q.blobs); err != nil {
+		return nil, fmt.Errorf("queue: open: create data folder: %w", err)
 	}
 	if q.db, err = q.openDB(q.path); err != nil {
 		return nil, err
@@ -219,23 +228,32 @@ func Open(opts Options) (*Queue, error) {
 		q.db.Close()
 		return nil, err
 	}
-	go q.runApplier()
-	go q.runCompleter()
 	go q.housekeeper()
 	return q, nil
 }
 
-// openDB opens the bbolt file with the options the queue relies on.
+// makeDirs creates the data folder and the blobs folder and makes their names durable: a
+// record committed after Open must not lose its file or folder to a power cut.
+func makeDirs(dir, blobs string) error {
+	for _, d := range []string{dir, blobs} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+	}
+	return errors.Join(durable.SyncDir(filepath.Dir(filepath.Clean(dir))), durable.SyncDir(dir))
+}
+
+// openDB opens the bbolt file with the options the queue relies on, and makes its name
+// durable (bbolt does not sync the folder when it creates the file).
 func (q *Queue) openDB(path string) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout: q.opts.LockTimeout,
 		// Rebuilding the freelist on open costs a scan; syncing it on every commit costs
-		// rewriting it, which grows with the file (800 KB after a drained 100k backlog).
+		// rewriting it, which grows with the file.
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
 		// bbolt writes each dirty page with its own pwrite: 16 KiB pages hold several
-		// records, so a commit makes a quarter of the calls 4 KiB pages need (measured:
-		// enqueue_1 0.47x vs 0.38x fsync, enqueue_64 5.9x vs 5.3x). Set at creation only.
+		// records. Used when the file is created; an existing file keeps its page size.
 		PageSize:        pageSize,
 		InitialMmapSize: initialMmapSize,
 	})
@@ -245,15 +263,75 @@ func (q *Queue) openDB(path string) (*bolt.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("queue: open %s: %w", path, err)
 	}
+	if err := durable.SyncDir(filepath.Dir(path)); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("queue: open %s: sync folder: %w", path, err)
+	}
 	return db, nil
 }
 
-// init creates the buckets, checks the format and the key, builds the index, recovers
-// interrupted filings and sweeps orphaned blobs. It runs before anything else can write.
+// init creates the buckets, checks the format and the key, applies an older build's log,
+// builds the index, recovers interrupted filings and sweeps orphaned blobs. It runs before
+// anything else can write.
 func (q *Queue) init() error {
 	var recovered []uint64
 	d := newDelta()
+	if err := removeFile(q.opts.Dir, DBFileName+compactSuffix); err != nil { // an interrupted compaction's
+		return fmt.Errorf("queue: open: %w", err)
+	}
+	if err := q.prepareDB(); err != nil {
+		return fmt.Errorf("queue: open %s: %w", q.path, err)
+	}
+	if err := q.replayOldWAL(); err != nil {
+		return fmt.Errorf("queue: open %s: %w", q.path, err)
+	}
 	err := q.db.Update(func(tx *bolt.Tx) error {
+		if err := q.loadIndex(tx); err != nil {
+			return err
+		}
+		var err error
+		recovered, err = q.recoverLeases(&wtx{q: q, view: tx}, d, time.Time{})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("queue: open %s: %w", q.path, err)
+	}
+	q.idx.apply(d)
+	if len(recovered) > 0 {
+		q.log.Warn("recovered filings interrupted by a stop; their outcome is checked before re-filing", "records", recovered)
+	}
+	if err := q.sweepOrphanBlobs(); err != nil {
+		return fmt.Errorf("queue: open: %w", err)
+	}
+	return nil
+}
+
+// prepareDB creates the buckets and the key check if they are missing, marks an older
+// format as the current one, and checks the key. It writes only if something is missing
+// or older, so a database on a full disk opens.
+func (q *Queue) prepareDB() error {
+	ready := false
+	err := q.db.View(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if tx.Bucket(name) == nil {
+				return nil
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		v, kc := meta.Get(keyFormat), meta.Get(keyKeyCheck)
+		if v == nil || kc == nil {
+			return nil
+		}
+		if got := binary.BigEndian.Uint64(v); got != FormatVersion {
+			return nil
+		}
+		ready = true
+		return q.checkKey(tx)
+	})
+	if err != nil || ready {
+		return err
+	}
+	return q.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
@@ -273,42 +351,13 @@ func (q *Queue) init() error {
 		}
 		return q.checkKey(tx)
 	})
-	if err != nil {
-		return fmt.Errorf("queue: open %s: %w", q.path, err)
-	}
-	last, err := q.replayWAL()
-	if err != nil {
-		return fmt.Errorf("queue: open %s: %w", q.path, err)
-	}
-	err = q.db.Update(func(tx *bolt.Tx) error {
-		if err := q.loadIndex(tx); err != nil {
-			return err
-		}
-		var err error
-		recovered, err = q.recoverLeases(&wtx{q: q, view: tx}, d, time.Time{})
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("queue: open %s: %w", q.path, err)
-	}
-	q.idx.apply(d)
-	if q.wal, err = openWAL(q.walDir, last+1, !q.opts.noSpares); err != nil {
-		return fmt.Errorf("queue: open: %w", err)
-	}
-	q.walSeq = last
-	q.ap = newApplier(last)
-	if len(recovered) > 0 {
-		q.log.Warn("recovered filings interrupted by a stop; their outcome is checked before re-filing", "records", recovered)
-	}
-	if err := q.sweepOrphanBlobs(); err != nil {
-		return fmt.Errorf("queue: open: %w", err)
-	}
-	return nil
 }
 
-// loadIndex builds the in-memory index from every record, one at a time.
+// loadIndex builds the in-memory index from every record, one at a time, and puts it in
+// place of the one there.
 func (q *Queue) loadIndex(tx *bolt.Tx) error {
 	d := newDelta()
+	q.unreadable = nil
 	var buf []byte
 	c := tx.Bucket(bucketRecords).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -333,13 +382,19 @@ func (q *Queue) loadIndex(tx *bolt.Tx) error {
 			q.track(d, r, "")
 		}
 	}
-	q.idx.apply(d)
+	x := newIndex()
+	x.apply(d)
+	q.idx.replace(x)
 	return nil
 }
 
 // Unreadable returns the ids of records found damaged (failing authentication) when the
 // queue was opened. They are kept, out of the index, for investigation.
-func (q *Queue) Unreadable() []uint64 { return slices.Clone(q.unreadable) }
+func (q *Queue) Unreadable() []uint64 {
+	q.mu.RLock() // loadIndex sets it with mu held (a reopen) or before Open returns
+	defer q.mu.RUnlock()
+	return slices.Clone(q.unreadable)
+}
 
 // checkKey proves the data key matches the database: a value sealed with the key when the
 // database was created must open.
@@ -347,6 +402,9 @@ func (q *Queue) checkKey(tx *bolt.Tx) error {
 	meta := tx.Bucket(bucketMeta)
 	v := meta.Get(keyKeyCheck)
 	if v == nil {
+		if !tx.Writable() {
+			return nil
+		}
 		return meta.Put(keyKeyCheck, q.sealer.Seal(nil, []byte(keyCheckText), []byte(keyCheckText)))
 	}
 	if _, err := q.sealer.Open(nil, v, []byte(keyCheckText)); err != nil {
@@ -365,15 +423,14 @@ func (q *Queue) Close() error {
 	}
 	q.wmu.Unlock()
 	q.inflight.Wait()
-	close(q.cstop)
-	<-q.cdone
 	close(q.closing)
 	<-q.hkDone
-	allApplied := q.ap.stopAndWait()
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	err := q.wal.close(allApplied)
-	if err := errors.Join(err, q.db.Close()); err != nil {
+	if q.db == nil {
+		return nil
+	}
+	if err := q.db.Close(); err != nil {
 		return fmt.Errorf("queue: close: %w", err)
 	}
 	return nil
@@ -383,7 +440,7 @@ func (q *Queue) Close() error {
 func (q *Queue) Path() string { return q.path }
 
 // op is one unit of work for a group commit. fn reads and writes through t, noting in d how
-// the index changes; it may run more than once (the group is retried without an operation
+// the index changes; it may run more than once (the group is run again without an operation
 // that failed), so it must keep its results in variables it overwrites and have no effects
 // outside t. after runs once, after the group is durable.
 type op struct {
@@ -398,11 +455,14 @@ type op struct {
 // errLead tells a waiting caller that it is at the front of the line: it commits a group.
 var errLead = errors.New("queue: lead the next group")
 
+// errNoWrites ends a group's transaction that has nothing to write: no commit, no sync.
+var errNoWrites = errors.New("queue: nothing to write")
+
 // submit commits o, alone or in a group with the operations submitted at the same time,
-// and returns its outcome. Group commit without a writer goroutine or a timer: callers queue
-// up; the one at the front stages everything queued so far as one group (runs it, writes it
-// to the log), hands the front to the next caller and gives the group to the completer,
-// which syncs the log and answers the group's callers. Many callers share each sync.
+// and returns its outcome once the group's bbolt transaction has committed (bbolt syncs
+// the file before Commit returns). Group commit without a writer goroutine or a timer:
+// callers queue up; the one at the front runs everything queued so far in one transaction,
+// commits it, answers its callers and hands the front to the next caller.
 func (q *Queue) submit(ctx context.Context, o *op) error {
 	o.done = make(chan error, 1)
 	q.wmu.Lock()
@@ -430,12 +490,8 @@ func (q *Queue) submit(ctx context.Context, o *op) error {
 	return <-o.done
 }
 
-// leadGroup stages the operations at the front of the queue (up to maxBatch) as a group,
-// passes the lead to the next waiting caller, then hands the group to the completer.
-// Staging runs the operations and makes their changes visible to the groups that follow;
-// the completer writes the group to the log, waits until it is on disk and answers its
-// callers. So the next group is prepared while this one is written and synced, and one sync
-// can cover several.
+// leadGroup commits the operations at the front of the line (up to maxBatch) as one group,
+// then passes the lead to the next waiting caller.
 func (q *Queue) leadGroup() {
 	runtime.Gosched() // let producers that are about to queue up join this group
 	q.wmu.Lock()
@@ -443,17 +499,7 @@ func (q *Queue) leadGroup() {
 	batch := slices.Clone(q.waiting[:n])
 	q.wmu.Unlock()
 
-	staged := q.stage(batch)
-
-	// To the completer before the lead passes: groups must reach it in the order they were
-	// staged (each is completed after the one before).
-	q.cmu.Lock()
-	q.completing = append(q.completing, staged...)
-	q.cmu.Unlock()
-	select {
-	case q.cwake <- struct{}{}:
-	default:
-	}
+	q.commitGroup(batch)
 
 	q.wmu.Lock()
 	rest := copy(q.waiting, q.waiting[n:])
@@ -465,232 +511,76 @@ func (q *Queue) leadGroup() {
 	q.wmu.Unlock()
 }
 
-// runCompleter completes staged groups, in the order they were staged, until Close: a sync
-// covers every group written before it started, then their callers are answered, and the
-// next sync starts at once if more groups were written meanwhile (after gathering the
-// callers just answered: see gatherCallers). One goroutine doing both keeps the disk busy:
-// when each group's leader synced and answered its own group, the next sync waited for the
-// next leader to be scheduled (measured: the median of 8 interleaved cycle runs rose
-// 11-14 %).
-func (q *Queue) runCompleter() {
-	defer close(q.cdone)
-	answered := 0 // operations the last sync answered
-	for {
-		select {
-		case <-q.cwake:
-		case <-q.cstop:
-			return
-		}
-		for {
-			items := q.takeCompleting()
-			if len(items) == 0 {
-				break
-			}
-			items = q.gatherCallers(items, answered)
-			answered = 0
-			for _, s := range items {
-				answered += len(s.ops)
-				q.complete(s)
-			}
-		}
-	}
+// refusal is an operation taken out of a group, with its error.
+type refusal struct {
+	o   *op
+	err error
 }
 
-// gatherWait bounds how long a sync waits for the callers the last one answered.
-var gatherWait = time.Millisecond
-
-// gatherCallers returns the staged groups to complete with the next sync: items, and the
-// groups staged while it waits for as many operations as the last sync answered (want), up
-// to gatherWait. Callers answered together come back together (producers in a loop, a
-// clinician's confirmations, the filer's claims); without the wait the first of them to
-// return started a sync alone and the rest waited for the next, so each sync covered about
-// half of them and every caller waited for two. Measured in make bench (7 interleaved pairs,
-// 1 ms): the median enqueue_64 rose 19 % and cycle 13 %; 2 ms did no better. A lone caller
-// never waits: the last sync answered one operation, and that one is here.
-func (q *Queue) gatherCallers(items []*staged, want int) []*staged {
-	have := opsIn(items)
-	if have >= want {
-		return items
-	}
-	timer := time.NewTimer(gatherWait)
-	defer timer.Stop()
-	for have < want {
-		select {
-		case <-q.cwake:
-			more := q.takeCompleting()
-			items = append(items, more...)
-			have += opsIn(more)
-		case <-timer.C:
-			return items
-		case <-q.cstop:
-			return items
-		}
-	}
-	return items
-}
-
-// takeCompleting takes the groups staged for the completer so far and writes their frames
-// to the log.
-func (q *Queue) takeCompleting() []*staged {
-	q.cmu.Lock()
-	items := q.completing
-	q.completing = nil
-	q.cmu.Unlock()
-	q.writeStaged(items)
-	return items
-}
-
-// writeStaged appends the frames of staged groups to the log, in order, without syncing
-// them. The completer writes them, not the commit leader: it is otherwise idle while the
-// callers it answered prepare their next operations, so the write runs beside the staging
-// of the next group instead of lengthening it (measured: enqueue_64 +15 %, median of 5
-// interleaved pairs). After a write fails nothing more is written (the log must have no
-// gap): every group from that one on fails, and the queue refuses writes until a restart
-// replays the log.
-func (q *Queue) writeStaged(items []*staged) {
-	for _, s := range items {
-		if s.g == nil {
-			continue
-		}
-		if q.walErr == nil {
-			if err := q.wal.write(s.g); err != nil {
-				// The log may or may not hold the frame: refuse writes until a restart
-				// replays it, rather than guess.
-				q.walErr = err
-				q.ap.fail(fmt.Errorf("queue: %w", err))
-				q.log.Error("the queue cannot write its log; writes are refused until the service restarts", "err", err)
-			}
-		}
-		s.writeErr = q.walErr
-	}
-}
-
-func opsIn(items []*staged) int {
-	n := 0
-	for _, s := range items {
-		n += len(s.ops)
-	}
-	return n
-}
-
-// staged is a group written to the log (or refused) but not yet answered. Groups complete
-// in the order they were staged: each waits for the one before, and fails if it failed,
-// since it may have been built on its changes.
-type staged struct {
-	ops   []*op
-	g     *group // nil: nothing to log
-	err   error  // the operations' outcome, if they are refused outright
-	prev  *staged
-	done  chan struct{} // closed when complete
-	ok    bool          // it and every group before it are on disk (read after done)
-	cause error         // why not
-	// writeErr: its frame, or an earlier one, could not be written (set by the completer).
-	writeErr error
-}
-
-// stage runs batch as one group: every operation against the same view of the queue, their
-// changes collected for one frame of the log, which the completer writes. An operation that
-// fails is taken out and the group run again without it; it is answered with its own error,
-// found at its place in the order (it is not run again after the others: a claim that found
-// nothing ready must not take what an operation submitted after it released). Only the
-// commit leader calls stage.
-func (q *Queue) stage(batch []*op) []*staged {
-	var out []*staged
-	var refused []*staged
+// commitGroup runs batch in one bbolt transaction and answers its callers. An operation
+// that fails is taken out and the group run again without it; it is answered with its own
+// error (it is not run again after the others: a claim that found nothing ready must not
+// take what an operation submitted after it released). If the commit fails, every
+// operation fails with that error, nothing of the group is visible, the queue raises a
+// condition and reopens its file (health.go).
+func (q *Queue) commitGroup(batch []*op) {
+	var refused []refusal
 	d := newDelta()
-	for len(batch) > 0 {
-		if err := q.ap.failed(); err != nil {
-			out = append(out, q.chain(&staged{ops: batch, err: err}))
-			break
-		}
-		if q.overlayBytes() > maxOverlayBytes {
-			if err := q.applyNow(); err != nil {
-				out = append(out, q.chain(&staged{ops: batch, err: err}))
-				break
+	err := q.withDB(func(db *bolt.DB) error {
+		q.writeMu.Lock()
+		defer q.writeMu.Unlock()
+		err := db.Update(func(tx *bolt.Tx) error {
+			for {
+				d.reset()
+				t := &wtx{q: q, view: tx, local: make(map[string]int, 4*len(batch)), muts: make([]mutation, 0, 4*len(batch))}
+				failed, failErr := -1, error(nil)
+				for i, o := range batch {
+					if err := o.fn(t, d); err != nil {
+						failed, failErr = i, err
+						break
+					}
+				}
+				if failed < 0 {
+					if len(t.muts) == 0 {
+						return errNoWrites
+					}
+					return t.flush()
+				}
+				refused = append(refused, refusal{batch[failed], failErr})
+				batch = append(batch[:failed:failed], batch[failed+1:]...)
+			}
+		})
+		if err == nil {
+			// Best effort: without the zeros, commits still work, their syncs slower.
+			if zerr := q.zeroAhead(db); zerr != nil {
+				q.log.Warn("could not write zeros ahead of the queue file's pages", "err", zerr)
 			}
 		}
-		d.reset()
-		t, failed, failErr, err := q.runGroup(batch, d)
-		if err != nil {
-			out = append(out, q.chain(&staged{ops: batch, err: fmt.Errorf("commit: %w", err)}))
-			break
+		return err
+	})
+	if err != nil && !errors.Is(err, errNoWrites) {
+		err = q.writeFailed(err)
+		failAll(batch, err)
+		for _, r := range refused {
+			r.o.done <- err // it may rest on the group's changes, which are not saved
 		}
-		if failed >= 0 {
-			refused = append(refused, &staged{ops: []*op{batch[failed]}, err: failErr})
-			batch = append(batch[:failed:failed], batch[failed+1:]...)
-			continue
-		}
-		s := &staged{ops: batch}
-		if len(t.muts) > 0 {
-			// The completer writes the frame (writeStaged), in the order groups are staged.
-			s.g = &group{seq: q.walSeq + 1, muts: t.muts, size: t.size}
-			q.walSeq = s.g.seq
-			q.applyMu.Lock()
-			q.ov.add(s.g)
-			q.applyMu.Unlock()
-		}
-		q.idx.apply(d)
-		out = append(out, q.chain(s))
-		break
-	}
-	// Answered after the group: a refusal may rest on the group's changes, so it is chained
-	// after them and fails with them if they do not reach the disk.
-	for _, r := range refused {
-		out = append(out, q.chain(r))
-	}
-	return out
-}
-
-// chain links s after the last staged group.
-func (q *Queue) chain(s *staged) *staged {
-	s.prev, s.done = q.tail, make(chan struct{})
-	q.tail = s
-	return s
-}
-
-// complete waits until s and every group before it are on disk, then answers its callers.
-// Only the completer calls it, group after group, so the group before s is complete; its
-// outcome still decides s's, since s may be built on its changes.
-func (q *Queue) complete(s *staged) {
-	// chainErr: this group's changes, or those it was built on, may not be on disk.
-	chainErr := s.writeErr
-	if s.g != nil && chainErr == nil {
-		if chainErr = q.wal.syncTo(s.g.seq); chainErr != nil {
-			q.ap.fail(fmt.Errorf("queue: %w", chainErr))
-			q.log.Error("the queue cannot sync its log; writes are refused until the service restarts", "err", chainErr)
-		}
-	}
-	if s.prev != nil {
-		<-s.prev.done
-		if !s.prev.ok && chainErr == nil {
-			chainErr = s.prev.cause
-		}
-	}
-	if chainErr == nil {
-		chainErr = q.ap.failed() // an earlier failure may have left this group's basis unsaved
-	}
-	s.ok, s.cause = chainErr == nil, chainErr
-	close(s.done)
-	s.prev = nil // let completed groups be collected
-	switch {
-	case chainErr != nil:
-		failAll(s.ops, chainErr)
-		return
-	case s.err != nil: // refused outright; nothing was written
-		failAll(s.ops, s.err)
 		return
 	}
-	if s.g != nil {
-		q.ap.hand(s.g)
+	q.idx.apply(d)
+	if err == nil {
+		q.writeWorked()
 	}
 	q.lastWrite.Store(q.now().UnixNano())
 	var changes []Change
-	for _, o := range s.ops {
+	for _, o := range batch {
 		if o.after != nil {
 			o.after()
 		}
 		changes = append(changes, o.changes...)
 		o.done <- nil
+	}
+	for _, r := range refused {
+		r.o.done <- r.err
 	}
 	if len(changes) > 0 && q.opts.OnChange != nil {
 		q.opts.OnChange(changes)
@@ -700,59 +590,16 @@ func (q *Queue) complete(s *staged) {
 	}
 }
 
-// runGroup runs the operations of batch against one view until one fails.
-func (q *Queue) runGroup(batch []*op, d *delta) (t *wtx, failed int, failErr, err error) {
-	q.mu.RLock()
-	defer q.mu.RUnlock()
-	q.applyMu.RLock()
-	defer q.applyMu.RUnlock()
-	view, err := q.db.Begin(false)
-	if err != nil {
-		return nil, -1, nil, err
-	}
-	defer view.Rollback()
-	// A new record makes four mutations, a transition two. The map of the group's own
-	// writes is used by one group at a time (only the commit leader runs groups): reused.
-	if q.local == nil {
-		q.local = make(map[string]int, 4*len(batch))
-	}
-	clear(q.local)
-	t = &wtx{q: q, view: view, local: q.local, muts: make([]mutation, 0, 4*len(batch))}
-	for i, o := range batch {
-		if err := o.fn(t, d); err != nil {
-			return t, i, err, nil
-		}
-	}
-	return t, -1, nil, nil
-}
-
 func failAll(batch []*op, err error) {
 	for _, o := range batch {
 		o.done <- err
 	}
 }
 
-func (q *Queue) overlayBytes() int {
-	q.applyMu.RLock()
-	defer q.applyMu.RUnlock()
-	return q.ov.bytes
-}
-
-// read returns a copy of the current value of key: from the overlay if a logged group
-// changed it, otherwise from bbolt.
+// read returns a copy of the committed value of key.
 func (q *Queue) read(bucket byte, key []byte) ([]byte, error) {
-	if q.closed.Load() {
-		return nil, ErrClosed
-	}
-	q.mu.RLock()
-	defer q.mu.RUnlock()
-	q.applyMu.RLock()
-	defer q.applyMu.RUnlock()
-	if v, ok := q.ov.get(overlayKey(bucket, key)); ok {
-		return v, nil // values are never modified once logged
-	}
 	var out []byte
-	err := q.db.View(func(tx *bolt.Tx) error {
+	err := q.view(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketName(bucket)).Get(key); v != nil {
 			out = append([]byte(nil), v...)
 		}
@@ -792,18 +639,12 @@ func (q *Queue) poke() {
 	}
 }
 
-// view runs fn in a read transaction of bbolt, after every logged group is applied (scans
-// read bbolt alone).
+// view runs fn in a read transaction of bbolt.
 func (q *Queue) view(fn func(tx *bolt.Tx) error) error {
 	if q.closed.Load() {
 		return ErrClosed
 	}
-	if err := q.applyNow(); err != nil {
-		return err
-	}
-	q.mu.RLock()
-	defer q.mu.RUnlock()
-	return q.db.View(fn)
+	return q.withDB(func(db *bolt.DB) error { return db.View(fn) })
 }
 
 func u64(v uint64) []byte {

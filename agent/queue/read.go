@@ -27,7 +27,7 @@ func (q *Queue) Get(id uint64) (*Record, error) {
 
 // LookupJob returns the id of the record for a source job id.
 func (q *Queue) LookupJob(jobID string) (uint64, error) {
-	v, err := q.read(walBucketJobs, []byte(jobID))
+	v, err := q.read(bJobs, []byte(jobID))
 	if err == nil && v == nil {
 		err = ErrNotFound
 	}
@@ -49,12 +49,12 @@ func (q *Queue) Document(id uint64) (*writeback.Writeback, error) {
 
 func (q *Queue) document(id uint64) (*writeback.Writeback, error) {
 	k := recordKey(id, kindBody)
-	v, err := q.read(walBucketRecords, k)
+	v, err := q.read(bRecords, k)
 	if err != nil {
 		return nil, err
 	}
 	if v == nil {
-		if r, err := q.read(walBucketRecords, recordKey(id, kindRecord)); err == nil && r != nil {
+		if r, err := q.read(bRecords, recordKey(id, kindRecord)); err == nil && r != nil {
 			return nil, ErrWiped
 		}
 		return nil, ErrNotFound

@@ -74,7 +74,7 @@ func (q *Queue) getRecord(t *wtx, d *delta, id uint64) (*Record, error) {
 	if r, ok := q.cached(d, id); ok {
 		return r.clone(), nil
 	}
-	v := t.get(walBucketRecords, recordKey(id, kindRecord))
+	v := t.get(bRecords, recordKey(id, kindRecord))
 	if v == nil {
 		return nil, fmt.Errorf("record %d: %w", id, ErrNotFound)
 	}
@@ -87,7 +87,7 @@ func (q *Queue) readRecord(id uint64) (*Record, error) {
 	if r, ok := q.cached(nil, id); ok {
 		return r.clone(), nil
 	}
-	v, err := q.read(walBucketRecords, recordKey(id, kindRecord))
+	v, err := q.read(bRecords, recordKey(id, kindRecord))
 	if err != nil {
 		return nil, err
 	}
@@ -121,13 +121,12 @@ func (q *Queue) putRecord(t *wtx, d *delta, r *Record, prev State) error {
 }
 
 func (q *Queue) putSealedRecord(t *wtx, d *delta, r *Record, prev State, sealed []byte) error {
-	return q.putSealedRecordAt(t, d, recordKey(r.ID, kindRecord), "", r, prev, sealed)
+	return q.putSealedRecordAt(t, d, recordKey(r.ID, kindRecord), r, prev, sealed)
 }
 
-// putSealedRecordAt is putSealedRecord with r's key (and its overlayKey, or "") made
-// already.
-func (q *Queue) putSealedRecordAt(t *wtx, d *delta, key []byte, ok string, r *Record, prev State, sealed []byte) error {
-	if err := t.putAt(walBucketRecords, key, ok, sealed); err != nil {
+// putSealedRecordAt is putSealedRecord with r's key made already.
+func (q *Queue) putSealedRecordAt(t *wtx, d *delta, key []byte, r *Record, prev State, sealed []byte) error {
+	if err := t.put(bRecords, key, sealed); err != nil {
 		return fmt.Errorf("record %d: put: %w", r.ID, err)
 	}
 	q.track(d, r, prev)

@@ -98,9 +98,6 @@ func TestAJobSentAgainIsComparedWithTheStoredContent(t *testing.T) {
 			}
 			if earlierBuild {
 				// Rewrite the stored body as a build before encBodyV2 wrote it.
-				if err := f.q.applyNow(); err != nil {
-					t.Fatal(err)
-				}
 				d := withAttachment("job-1", "hello")
 				d.Attachments[0].SHA256 = sha256Of("hello")
 				d.Attachments[0].DataBase64 = ""
@@ -531,11 +528,6 @@ func TestCompactionShrinksTheFileAndKeepsEverything(t *testing.T) {
 	}
 	f.clock.Advance(DefaultRetention + time.Hour)
 	f.q.WipeExpired(ctx)
-	// Measured with every logged change in the file, as compaction measures it: otherwise
-	// the file may not yet have grown to hold what the applier still has to write.
-	if err := f.q.applyNow(); err != nil {
-		t.Fatal(err)
-	}
 	before, _ := os.Stat(f.q.Path())
 	did, err := f.q.CompactIfWorthwhile()
 	if err != nil || !did {
@@ -680,59 +672,6 @@ func TestConcurrentOperationsAllComplete(t *testing.T) {
 	}
 }
 
-// A sync waits for the callers the last one answered, in the order their groups were
-// staged, but never past gatherWait, and not at all when they are all there.
-func TestASyncGathersTheCallersItAnsweredLastTime(t *testing.T) {
-	defer func(w time.Duration) { gatherWait = w }(gatherWait)
-	q := &Queue{cwake: make(chan struct{}, 1), cstop: make(chan struct{})}
-	group := func(ops int) *staged { return &staged{ops: make([]*op, ops)} }
-	gather := func(items []*staged, want int) []*staged {
-		t.Helper()
-		got := make(chan []*staged, 1)
-		go func() { got <- q.gatherCallers(items, want) }()
-		select {
-		case g := <-got:
-			return g
-		case <-time.After(10 * time.Second):
-			t.Fatal("gatherCallers did not return")
-			return nil
-		}
-	}
-
-	gatherWait = time.Hour // any wait would show as a hang
-	first := group(2)
-	if got := gather([]*staged{first}, 2); len(got) != 1 || got[0] != first {
-		t.Errorf("all there: got %d groups, want the one given", len(got))
-	}
-	if got := gather([]*staged{first}, 1); len(got) != 1 {
-		t.Errorf("more than wanted: got %d groups", len(got))
-	}
-
-	second, third := group(1), group(2)
-	go func() {
-		for _, g := range []*staged{second, third} {
-			time.Sleep(5 * time.Millisecond)
-			q.cmu.Lock()
-			q.completing = append(q.completing, g)
-			q.cmu.Unlock()
-			q.cwake <- struct{}{}
-		}
-	}()
-	got := gather([]*staged{first}, 5)
-	if len(got) != 3 || got[0] != first || got[1] != second || got[2] != third {
-		t.Errorf("gathered %d groups, want the three in the order staged", len(got))
-	}
-
-	gatherWait = 20 * time.Millisecond
-	start := time.Now()
-	if got := gather([]*staged{group(1)}, 64); len(got) != 1 {
-		t.Errorf("callers that do not come back: got %d groups", len(got))
-	}
-	if waited := time.Since(start); waited < gatherWait {
-		t.Errorf("returned after %v, before gatherWait (%v)", waited, gatherWait)
-	}
-}
-
 // A long body is compressed before it is sealed and reads back whole; one that does not
 // compress by an eighth is sealed as it is. Either way, a job sent again is compared with
 // what is stored.
@@ -753,7 +692,7 @@ func TestBodiesAreCompressedWhenThatSaves(t *testing.T) {
 			t.Fatal(err)
 		}
 		key := recordKey(res.ID, kindBody)
-		sealed, err := f.q.read(walBucketRecords, key)
+		sealed, err := f.q.read(bRecords, key)
 		if err != nil {
 			t.Fatal(err)
 		}

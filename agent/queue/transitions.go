@@ -37,7 +37,7 @@ func (q *Queue) change(ctx context.Context, id uint64, by Actor, action string,
 		if err := q.putSealedRecord(t, d, c.rec, c.from, c.sealed); err != nil {
 			return err
 		}
-		if err := t.put(walBucketRecords, c.auditKey, c.audit); err != nil {
+		if err := t.put(bRecords, c.auditKey, c.audit); err != nil {
 			return err
 		}
 		o.changes = []Change{{ID: id, State: c.rec.State}}
@@ -133,7 +133,7 @@ func (q *Queue) MarkReported(ctx context.Context, marks []ReportMark, by Actor) 
 			if err := q.putSealedRecord(t, d, c.rec, c.from, c.sealed); err != nil {
 				return err
 			}
-			if err := t.put(walBucketRecords, c.auditKey, c.audit); err != nil {
+			if err := t.put(bRecords, c.auditKey, c.audit); err != nil {
 				return err
 			}
 		}

@@ -1,34 +1,49 @@
 package queue
 
 import (
-	"maps"
+	"bytes"
+	"cmp"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// wtx is what an operation reads and writes through. In a group commit it reads its own
-// group's writes first, then the overlay of groups already logged but not yet applied to
-// bbolt, then bbolt itself; its writes are collected as mutations for the log. At open it
+// wtx is what an operation reads and writes through. In a group commit its writes are
+// collected as mutations and reads see the group's own writes first, then the bbolt
+// transaction; the group's mutations are written into that transaction once every operation
+// in it has run, so an operation that fails is dropped without undoing anything. At open it
 // wraps a writable bbolt transaction directly.
 type wtx struct {
 	q     *Queue
-	view  *bolt.Tx // read-only snapshot (group mode) or the writable transaction (direct mode)
+	view  *bolt.Tx // the group's transaction (group mode) or the transaction itself (direct mode)
 	muts  []mutation
 	local map[string]int // bucket+key → index in muts of its latest write
-	size  int
-	// The view's buckets, opened once: opening one is a lookup in bbolt's root and an
-	// allocation, and a group reads through them several times per operation.
+	// The transaction's buckets, opened once.
 	jobs, records *bolt.Bucket
 }
 
-func overlayKey(bucket byte, key []byte) string {
+// mutation is one change to a bucket.
+type mutation struct {
+	bucket byte
+	key    []byte
+	value  []byte // nil for a delete
+	del    bool
+}
+
+// Bucket ids of mutations.
+const (
+	bRecords = walBucketRecords
+	bJobs    = walBucketJobs
+)
+
+func localKey(bucket byte, key []byte) string {
 	b := make([]byte, 0, 1+len(key))
 	b = append(b, bucket)
 	return string(append(b, key...))
 }
 
 func bucketName(b byte) []byte {
-	if b == walBucketJobs {
+	if b == bJobs {
 		return bucketJobs
 	}
 	return bucketRecords
@@ -36,10 +51,10 @@ func bucketName(b byte) []byte {
 
 func (t *wtx) direct() bool { return t.local == nil }
 
-// bucket returns the view's bucket b.
+// bucket returns the transaction's bucket b.
 func (t *wtx) bucket(b byte) *bolt.Bucket {
 	p := &t.records
-	if b == walBucketJobs {
+	if b == bJobs {
 		p = &t.jobs
 	}
 	if *p == nil {
@@ -49,41 +64,21 @@ func (t *wtx) bucket(b byte) *bolt.Bucket {
 	return *p
 }
 
-// get returns the current value of key, or nil. The result must not be modified. In a
-// group an audit entry is not found (see mutation.lookedUp): read them with Queue.Audit.
+// get returns the current value of key, or nil. The result must not be modified.
 func (t *wtx) get(bucket byte, key []byte) []byte {
-	return t.getAt(bucket, key, "")
-}
-
-// getAt is get with the key's overlayKey made already (or "": make it). An operation can
-// make its keys before it joins a group, beside the others, rather than in the group,
-// which the commit leader runs alone.
-func (t *wtx) getAt(bucket byte, key []byte, ok string) []byte {
-	if t.direct() {
-		return t.bucket(bucket).Get(key)
-	}
-	if ok == "" {
-		ok = overlayKey(bucket, key)
-	}
-	if i, found := t.local[ok]; found {
-		return t.muts[i].value
-	}
-	if v, found := t.q.ov.get(ok); found {
-		return v
+	if !t.direct() {
+		if i, found := t.local[localKey(bucket, key)]; found {
+			return t.muts[i].value
+		}
 	}
 	return t.bucket(bucket).Get(key)
 }
 
 func (t *wtx) put(bucket byte, key, value []byte) error {
-	return t.putAt(bucket, key, "", value)
-}
-
-// putAt is put with the key's overlayKey made already (or "": make it if needed).
-func (t *wtx) putAt(bucket byte, key []byte, ok string, value []byte) error {
 	if t.direct() {
 		return t.bucket(bucket).Put(key, value)
 	}
-	t.add(mutation{bucket: bucket, key: key, value: value}, ok)
+	t.add(mutation{bucket: bucket, key: key, value: value})
 	return nil
 }
 
@@ -91,81 +86,42 @@ func (t *wtx) del(bucket byte, key []byte) error {
 	if t.direct() {
 		return t.bucket(bucket).Delete(key)
 	}
-	t.add(mutation{bucket: bucket, key: key, del: true}, "")
+	t.add(mutation{bucket: bucket, key: key, del: true})
 	return nil
 }
 
-// add collects m for the group's frame and, if its key is looked up (see
-// mutation.lookedUp), notes it as the latest write of that key; ok is the key's
-// overlayKey, or "" to make it.
-func (t *wtx) add(m mutation, ok string) {
-	if m.lookedUp() {
-		if ok == "" {
-			ok = overlayKey(m.bucket, m.key)
-		}
-		m.okey = ok
-		t.local[ok] = len(t.muts)
-	}
+func (t *wtx) add(m mutation) {
+	t.local[localKey(m.bucket, m.key)] = len(t.muts)
 	t.muts = append(t.muts, m)
-	t.size += len(m.key) + len(m.value)
 }
 
-// overlay holds the latest value of every key changed by a group that is logged (and so
-// acknowledged) but not yet applied to bbolt, so reads see it; audit entries excepted (see
-// mutation.lookedUp). Guarded by Queue.applyMu.
-type overlay struct {
-	m     map[string]overlayVal
-	bytes int // the sizes of the groups held: how far the applier is behind
-	peak  int // most entries m has held since it was made
-}
-
-type overlayVal struct {
-	value []byte // nil: deleted
-	seq   uint64 // the group that wrote it
-}
-
-func (o *overlay) get(k string) ([]byte, bool) {
-	v, ok := o.m[k]
-	return v.value, ok
-}
-
-// add records a logged group. Caller holds applyMu for writing.
-func (o *overlay) add(g *group) {
-	for i := range g.muts {
-		m := &g.muts[i]
-		if !m.lookedUp() {
-			continue
-		}
-		v := overlayVal{seq: g.seq}
-		if !m.del {
-			v.value = m.value
-		}
-		o.m[m.overlayKey()] = v
+// flush writes the group's mutations into its transaction: the last change of each key, in
+// key order (bbolt then walks each page once, appending where keys are new).
+func (t *wtx) flush() error {
+	muts := make([]*mutation, len(t.muts))
+	for i := range t.muts {
+		muts[i] = &t.muts[i]
 	}
-	o.bytes += g.size
-	o.peak = max(o.peak, len(o.m))
-}
-
-// drop forgets the changes of applied groups, unless a later group changed the key again.
-// Caller holds applyMu for writing.
-func (o *overlay) drop(gs []*group) {
-	for _, g := range gs {
-		for i := range g.muts {
-			if !g.muts[i].lookedUp() {
-				continue
-			}
-			k := g.muts[i].overlayKey()
-			if v, ok := o.m[k]; ok && v.seq <= g.seq {
-				delete(o.m, k)
-			}
+	slices.SortStableFunc(muts, func(a, b *mutation) int {
+		if c := cmp.Compare(a.bucket, b.bucket); c != 0 {
+			return c
 		}
-		o.bytes -= g.size
+		return bytes.Compare(a.key, b.key)
+	})
+	for i, m := range muts {
+		if i+1 < len(muts) && muts[i+1].bucket == m.bucket && bytes.Equal(muts[i+1].key, m.key) {
+			continue // changed again later in the group
+		}
+		b := t.bucket(m.bucket)
+		var err error
+		if m.del {
+			err = b.Delete(m.key)
+		} else {
+			err = b.Put(m.key, m.value)
+		}
+		if err != nil {
+			return err
+		}
 	}
-	// A map that keeps taking inserts and deletes fills with tombstones and its lookups
-	// slow down; once it holds a small part of what it held, start a new one.
-	if len(o.m) <= o.peak/4 && o.peak >= 1024 {
-		m := make(map[string]overlayVal, 2*len(o.m))
-		maps.Copy(m, o.m)
-		o.m, o.peak = m, len(m)
-	}
+	return nil
 }

@@ -145,6 +145,8 @@ func Start(opts Options) (_ *Service, err error) {
 		return nil, fmt.Errorf("service: %w", err)
 	}
 	b := bus.New()
+	statusChanged := func() { b.Publish(bus.Event{Status: true}) }
+	s.board = condition.NewBoard(statusChanged)
 	s.queue, err = queue.Open(queue.Options{
 		Dir: opts.DataDir, Key: key, Logger: log, Retention: opts.Config.Retention(),
 		OnChange: func(changes []queue.Change) {
@@ -154,12 +156,13 @@ func Start(opts Options) (_ *Service, err error) {
 			}
 			b.Publish(bus.Event{Records: ids})
 		},
+		// A failed write (disk full, sync error) until the queue saves again by itself.
+		OnConditions: func(conds []condition.Condition) { s.board.Set(boardSource+"/queue", conds) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
 	undo = append(undo, func() { s.queue.Close() })
-	statusChanged := func() { b.Publish(bus.Event{Status: true}) }
 	links, err := link.Open(link.Options{
 		Dir: opts.DataDir, Sealer: sealer, Logger: log, OnChange: statusChanged,
 		Settings: link.Settings{Issuer: opts.Config.Clinical.Issuer, ClientID: opts.Config.Clinical.ClientID,
@@ -168,7 +171,6 @@ func Start(opts Options) (_ *Service, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
-	s.board = condition.NewBoard(statusChanged)
 	reporter := status.New(s.queue, links, s.board)
 	m := metrics.New(metrics.Options{Queue: s.queue, Status: reporter, Version: opts.Version, Logger: log})
 
