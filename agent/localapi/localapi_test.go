@@ -437,7 +437,7 @@ func TestMatchedPatientForTheRecordsClinician(t *testing.T) {
 		}}}})}
 	res := w.stack.SignIn(t, w.stack.Clinicians[0])
 	w.call("alice", http.MethodPost, apitype.PathLink, apitype.LinkRequest{ClinicalUserID: res.User.ID,
-		AccessToken: res.Token.AccessToken, RefreshToken: res.Token.RefreshToken, Expiry: res.Token.Expiry}, http.StatusOK, nil)
+		AccessToken: res.Token.AccessToken, RefreshToken: res.Token.RefreshToken, Expiry: res.Token.Expiry, IDToken: res.IDToken}, http.StatusOK, nil)
 	id := w.enqueue("match-alice", 0)
 
 	var plain apitype.RecordDetail

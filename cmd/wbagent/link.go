@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/writeback-agent/wbagent/agent/link/signin"
-	"github.com/writeback-agent/wbagent/agent/localapi/apitype"
 )
 
 // signInTimeout bounds how long link waits for the clinician to sign in in the browser.
@@ -45,8 +44,7 @@ func runLink(ctx context.Context, inv *invocation) int {
 	}
 	reqCtx, cancel = withTimeout(ctx)
 	defer cancel()
-	linked, err := c.Link(reqCtx, apitype.LinkRequest{ClinicalUserID: res.User.ID, AccessToken: res.Token.AccessToken,
-		RefreshToken: res.Token.RefreshToken, TokenType: res.Token.TokenType, Expiry: res.Token.Expiry, IDToken: res.IDToken})
+	linked, err := c.Link(reqCtx, res.LinkRequest())
 	if err != nil {
 		return inv.fail(err)
 	}

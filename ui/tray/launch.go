@@ -80,8 +80,7 @@ func Link(ctx context.Context, c *client.Client, open func(url string) error) (*
 	}
 	reqCtx, cancel = context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	linked, err := c.Link(reqCtx, apitype.LinkRequest{ClinicalUserID: res.User.ID, AccessToken: res.Token.AccessToken,
-		RefreshToken: res.Token.RefreshToken, TokenType: res.Token.TokenType, Expiry: res.Token.Expiry})
+	linked, err := c.Link(reqCtx, res.LinkRequest())
 	if err != nil {
 		return nil, fmt.Errorf("tray: link: %w", err)
 	}

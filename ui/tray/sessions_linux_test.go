@@ -97,7 +97,7 @@ func TestEachSessionSeesItsOwnCounts(t *testing.T) {
 	for i, user := range []string{"alice", "bob"} {
 		res := stack.SignIn(t, stack.Clinicians[i])
 		body, _ := json.Marshal(apitype.LinkRequest{ClinicalUserID: res.User.ID, AccessToken: res.Token.AccessToken,
-			RefreshToken: res.Token.RefreshToken, Expiry: res.Token.Expiry})
+			RefreshToken: res.Token.RefreshToken, Expiry: res.Token.Expiry, IDToken: res.IDToken})
 		req, _ := http.NewRequest(http.MethodPost, "http://"+apitype.Host+apitype.PathLink, bytes.NewReader(body))
 		resp, err := httpAs(stack.Socket, user).Do(req)
 		if err != nil || resp.StatusCode != http.StatusOK {

@@ -45,8 +45,8 @@ func BrowserSignIn(ctx context.Context, s link.Settings, showURL func(string)) (
 	if err != nil {
 		return nil, err
 	}
-	return &apitype.LinkRequest{ClinicalUserID: res.User.ID, AccessToken: res.Token.AccessToken,
-		RefreshToken: res.Token.RefreshToken, TokenType: res.Token.TokenType, Expiry: res.Token.Expiry}, nil
+	req := res.LinkRequest()
+	return &req, nil
 }
 
 // Account is the account window: who this user is linked to, Link or Sign in again, Unlink.

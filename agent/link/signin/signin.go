@@ -21,6 +21,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/writeback-agent/wbagent/agent/link"
+	"github.com/writeback-agent/wbagent/agent/localapi/apitype"
 )
 
 // CallbackPath is the path of the loopback redirect URI.
@@ -31,6 +32,13 @@ type Result struct {
 	Token   *oauth2.Token
 	IDToken string // the raw ID token, verified; the service verifies it again (link.VerifyIDToken)
 	User    link.ClinicalUser
+}
+
+// LinkRequest is the local API request that hands this sign-in to the service (POST
+// apitype.PathLink), ID token included: the service refuses a link without one.
+func (r *Result) LinkRequest() apitype.LinkRequest {
+	return apitype.LinkRequest{ClinicalUserID: r.User.ID, AccessToken: r.Token.AccessToken,
+		RefreshToken: r.Token.RefreshToken, TokenType: r.Token.TokenType, Expiry: r.Token.Expiry, IDToken: r.IDToken}
 }
 
 // Password signs username in with the password grant (for automated testing only).
