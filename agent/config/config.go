@@ -47,6 +47,7 @@ type Config struct {
 	Log      Log      `toml:"log"`
 	Queue    Queue    `toml:"queue"`
 	Source   Source   `toml:"source"`
+	Watch    Watch    `toml:"watch"`
 }
 
 // Source says where writebacks come from: the online consultation platform
@@ -123,6 +124,7 @@ func Default() Config {
 		Log:      Log{Level: "info", MaxSizeMB: 10, MaxFiles: 5},
 		Queue:    Queue{RetentionDays: 30},
 		Source:   Source{PollSeconds: 30},
+		Watch:    Watch{ProbeSeconds: DefaultWatchProbeSeconds},
 	}
 }
 

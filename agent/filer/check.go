@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"time"
 
 	"github.com/writeback-agent/wbagent/agent/checks"
 	"github.com/writeback-agent/wbagent/agent/queue"
@@ -14,17 +16,20 @@ import (
 var checkActor = queue.Actor{Component: "checks"}
 
 // checkReceived starts checks of received records of healthy authors while checking
-// workers are free.
-func (e *Engine) checkReceived(ctx context.Context, jobs *running) error {
+// workers are free. It returns when the earliest record whose check is backing off falls
+// due (zero: none is).
+func (e *Engine) checkReceived(ctx context.Context, jobs *running) (time.Time, error) {
 	recs, err := e.cfg.Queue.List(queue.Filter{States: []queue.State{queue.Received}})
 	if err != nil {
-		return fmt.Errorf("filer: list received records: %w", err)
+		return time.Time{}, fmt.Errorf("filer: list received records: %w", err)
 	}
+	next := e.forgetDeferred(recs)
+	now := time.Now()
 	for _, r := range recs {
 		if jobs.checks == e.cfg.Workers {
-			return nil
+			return next, nil
 		}
-		if !e.eligible(r.Author) || !e.startChecking(r.ID) {
+		if !e.eligible(r.Author) || !e.startChecking(r.ID, now) {
 			continue
 		}
 		e.start(jobs, checkJob, func() {
@@ -32,17 +37,58 @@ func (e *Engine) checkReceived(ctx context.Context, jobs *running) error {
 			e.check(ctx, r)
 		})
 	}
-	return nil
+	return next, nil
 }
 
-func (e *Engine) startChecking(id uint64) bool {
+// forgetDeferred drops the back-off of records no longer received, and returns when the
+// earliest remaining one falls due.
+func (e *Engine) forgetDeferred(recs []*queue.Record) time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.deferred) == 0 {
+		return time.Time{}
+	}
+	received := make(map[uint64]bool, len(recs))
+	for _, r := range recs {
+		received[r.ID] = true
+	}
+	var next time.Time
+	for id, d := range e.deferred {
+		if !received[id] {
+			delete(e.deferred, id)
+			continue
+		}
+		next = earliest(next, d.next)
+	}
+	return next
+}
+
+// startChecking marks a record as being checked, unless it is already, or its check is
+// backing off after a passing failure.
+func (e *Engine) startChecking(id uint64, now time.Time) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.checking[id] {
 		return false
 	}
+	if d := e.deferred[id]; d != nil && now.Before(d.next) {
+		return false
+	}
 	e.checking[id] = true
 	return true
+}
+
+// deferCheck backs off a record's check after a passing failure.
+func (e *Engine) deferCheck(id uint64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	d := e.deferred[id]
+	if d == nil {
+		d = &checkRetry{}
+		e.deferred[id] = d
+	}
+	d.failures++
+	d.next = time.Now().Add(e.cfg.CheckRetry.Delay(d.failures, rand.Float64()))
 }
 
 func (e *Engine) doneChecking(id uint64) {
@@ -61,12 +107,25 @@ func (e *Engine) check(ctx context.Context, r *queue.Record) {
 			return // the engine is stopping: the record is checked when it starts again
 		}
 		ce := asClinical("FindPatients", err)
-		if action(ce.Kind) != attend {
+		switch action(ce.Kind) {
+		case pause:
 			e.pause(r.Author, ce)
+			return
+		case retry:
+			// This record's check is tried again shortly; the author's other records go on.
+			e.deferCheck(r.ID)
+			e.passingFailure(r.Author, ce)
+			e.log.Info("check failed for now; tried again shortly", "record", r.ID, "author", r.Author,
+				"code", ce.Code(), "detail", ce.Detail())
 			return
 		}
 		reason = refusalReason(ce)
+	} else {
+		e.answered(r.Author)
 	}
+	e.mu.Lock()
+	delete(e.deferred, r.ID)
+	e.mu.Unlock()
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	var moved *queue.Record

@@ -214,7 +214,11 @@ func (e *Engine) failure(r *queue.Record, ce *clinical.Error) *queue.Failure {
 	if action(ce.Kind) == pause {
 		f.Disposition = queue.Release
 		e.pause(r.Author, ce)
+		return f
 	}
+	// A passing failure: this record is retried with the queue's back-off; the author's
+	// other records go on, unless the clinical system stays unreachable.
+	e.passingFailure(r.Author, ce)
 	return f
 }
 

@@ -44,6 +44,9 @@ type author struct {
 	next    time.Time
 	recheck bool // probe at the next pass, whatever the state
 	wanted  bool // has records waiting, as seen by the current pass
+	// unanswered counts the author's calls in a row that got no answer from the clinical
+	// system; Config.UnreachableAfter of them pause the author.
+	unanswered int
 }
 
 // Authors returns a snapshot of every author the engine has met, in id order. The
@@ -104,7 +107,7 @@ func (e *Engine) eligible(name string) bool {
 	defer e.mu.Unlock()
 	a := e.author(name)
 	if a.health == Healthy {
-		return true
+		return !time.Now().Before(e.holdUntil)
 	}
 	a.wanted = true
 	return false
@@ -182,6 +185,13 @@ func (e *Engine) probeDue(ctx context.Context) {
 }
 
 func (e *Engine) healthy(name string) {
+	if e.setHealthy(name) {
+		e.healthChanged()
+	}
+}
+
+// setHealthy marks an author healthy and reports whether their health changed.
+func (e *Engine) setHealthy(name string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	a := e.author(name)
@@ -191,10 +201,78 @@ func (e *Engine) healthy(name string) {
 		// filing succeeds.
 		a.pauses = 0
 	}
+	a.unanswered = 0
 	if a.health != Healthy {
 		a.health, a.err, a.since, a.next = Healthy, nil, time.Now(), time.Time{}
 		e.log.Info("author healthy: filing", "author", name)
+		return true
 	}
+	return false
+}
+
+// healthChanged tells Config.OnHealth; the engine's lock is not held.
+func (e *Engine) healthChanged() {
+	if e.cfg.OnHealth != nil {
+		e.cfg.OnHealth()
+	}
+}
+
+// answered notes that the clinical system answered a call for the author.
+func (e *Engine) answered(name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.author(name).unanswered = 0
+}
+
+// passingFailure notes a failure that retrying may mend: the clinical system's request to
+// wait (Retry-After) holds every call until then, and calls going unanswered
+// Config.UnreachableAfter times in a row pause the author as unreachable.
+func (e *Engine) passingFailure(name string, ce *clinical.Error) {
+	if ce.RetryAfter > 0 {
+		e.mu.Lock()
+		if until := time.Now().Add(min(ce.RetryAfter, maxRetryAfter)); until.After(e.holdUntil) {
+			e.holdUntil = until
+			e.log.Info("the clinical system asked the agent to wait", "seconds", ce.RetryAfter.Seconds())
+		}
+		e.mu.Unlock()
+	}
+	if !unanswered(ce) {
+		e.answered(name)
+		return
+	}
+	e.mu.Lock()
+	a := e.author(name)
+	a.unanswered++
+	n := a.unanswered
+	e.mu.Unlock()
+	if n >= e.cfg.UnreachableAfter {
+		e.pause(name, ce)
+	}
+}
+
+// maxRetryAfter bounds how long a Retry-After can hold filing.
+const maxRetryAfter = 10 * time.Minute
+
+// unanswered reports whether a passing failure means the clinical system could not be
+// reached: no answer at all, or a gateway's or an overloaded server's.
+func unanswered(ce *clinical.Error) bool {
+	switch ce.Status {
+	case 0:
+		return ce.Cause != clinical.CauseAttachmentUnreadable
+	case 502, 503, 504:
+		return true
+	}
+	return false
+}
+
+// heldUntil returns when the clinical system's request to wait ends (zero: none holds).
+func (e *Engine) heldUntil() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if time.Now().Before(e.holdUntil) {
+		return e.holdUntil
+	}
+	return time.Time{}
 }
 
 // filed notes that an author's filing succeeded: their integration works end to end, and
@@ -202,12 +280,20 @@ func (e *Engine) healthy(name string) {
 func (e *Engine) filed(name string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.author(name).pauses = 0
+	a := e.author(name)
+	a.pauses, a.unanswered = 0, 0
 }
 
 // pause holds an author's records until a probe succeeds. A clinician who must link again is
 // probed only on Recheck; any other cause is probed again with back-off.
 func (e *Engine) pause(name string, err *clinical.Error) {
+	if e.setPaused(name, err) {
+		e.healthChanged()
+	}
+}
+
+// setPaused pauses an author and reports whether their health or its cause changed.
+func (e *Engine) setPaused(name string, err *clinical.Error) (changed bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	a := e.author(name)
@@ -215,13 +301,16 @@ func (e *Engine) pause(name string, err *clinical.Error) {
 	if a.health != Paused || a.err == nil || a.err.Code() != err.Code() {
 		a.since = now
 		e.log.Warn("author paused: filing held", "author", name, "code", err.Code(), "detail", err.Detail())
+		changed = true
 	}
+	a.unanswered = 0
 	a.health, a.err = Paused, err
 	a.pauses++
 	a.next = time.Time{}
 	if !errors.Is(err, clinical.ErrNotLinked) && !errors.Is(err, clinical.ErrRelinkNeeded) {
 		a.next = now.Add(e.cfg.Reprobe.Delay(a.pauses, rand.Float64()))
 	}
+	return changed
 }
 
 // asClinical returns err as a *clinical.Error; any other error is a passing failure of op.

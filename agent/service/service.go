@@ -25,6 +25,7 @@ import (
 	"github.com/writeback-agent/wbagent/agent/localapi"
 	"github.com/writeback-agent/wbagent/agent/metrics"
 	"github.com/writeback-agent/wbagent/agent/paths"
+	"github.com/writeback-agent/wbagent/agent/probe"
 	"github.com/writeback-agent/wbagent/agent/queue"
 	"github.com/writeback-agent/wbagent/agent/safesocket"
 	"github.com/writeback-agent/wbagent/agent/seal"
@@ -37,6 +38,12 @@ const DefaultStopGrace = 5 * time.Second
 // apiStopTimeout bounds how long requests in progress may take when the service stops: long
 // enough for an unlink to finish revoking the sign-in at the clinical system.
 const apiStopTimeout = link.RevokeTimeout + time.Second
+
+// FilingRetry is the queue's back-off between filing attempts that failed for a passing
+// reason: about 1–2 s, then 2–4 s, 4–8 s … up to every 30 minutes, and attention after 16
+// failures in a row (about 2 to 3 hours). A failure of the integration is not counted (the
+// engine releases the record and pauses its author instead).
+var FilingRetry = queue.RetryPolicy{Initial: 2 * time.Second, Max: 30 * time.Minute, Multiplier: 2, Jitter: 0.5, MaxAttempts: 16}
 
 // CodeComponentStopped is the condition reported when a component stops on its own.
 // Serialised: never change it.
@@ -72,6 +79,9 @@ type Env struct {
 	DataDir string
 	// Sealer seals the component's secrets at rest with the data key (package seal).
 	Sealer *seal.Sealer
+	// Probes is where a component that watches a link registers how to check it now
+	// (POST /probe, wbagent doctor).
+	Probes *probe.Registry
 }
 
 // Options configure Start.
@@ -143,7 +153,7 @@ func Start(opts Options) (_ *Service, err error) {
 	}
 	b := bus.New()
 	s.queue, err = queue.Open(queue.Options{
-		Dir: opts.DataDir, Key: key, Logger: log, Retention: opts.Config.Retention(),
+		Dir: opts.DataDir, Key: key, Logger: log, Retention: opts.Config.Retention(), Retry: FilingRetry,
 		OnChange: func(changes []queue.Change) {
 			ids := make([]uint64, len(changes))
 			for i, c := range changes {
@@ -175,8 +185,9 @@ func Start(opts Options) (_ *Service, err error) {
 	sub := b.Subscribe(0)
 	s.background.Go(func() { m.Run(bg, sub) })
 
+	probes := probe.New()
 	s.api = localapi.New(localapi.Options{
-		Queue: s.queue, Links: links, Status: reporter, Bus: b, Metrics: m.Handler(),
+		Queue: s.queue, Links: links, Status: reporter, Bus: b, Metrics: m.Handler(), Probe: probes.Run,
 		Identify: opts.Identify, Logger: log, Version: opts.Version,
 		Diag: func(ctx context.Context, w io.Writer) error {
 			rep, err := reporter.Report()
@@ -201,7 +212,7 @@ func Start(opts Options) (_ *Service, err error) {
 	compCtx, cancelComp := context.WithCancel(context.Background())
 	s.cancelComp = cancelComp
 	env := Env{Config: opts.Config, Queue: s.queue, Links: links, Conditions: s.board, Bus: b, Logger: log,
-		DataDir: opts.DataDir, Sealer: sealer}
+		DataDir: opts.DataDir, Sealer: sealer, Probes: probes}
 	for _, c := range opts.Components {
 		s.components.Go(func() { s.runComponent(compCtx, c, env) })
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync/atomic"
 
 	"golang.org/x/oauth2"
 
@@ -38,10 +39,17 @@ func (f filing) Run(ctx context.Context, env service.Env) error {
 	if err != nil {
 		return fmt.Errorf("filer: %w", err)
 	}
+	// The engine tells the watcher of every pause and resumption, so that staff see it at once.
+	var watcher atomic.Pointer[watch.Watcher]
 	eng, err := filer.New(filer.Config{
 		Queue:  env.Queue,
 		System: sys,
 		Checks: checks.DefaultPolicy(cfg.Practice.ODS),
+		OnHealth: func() {
+			if w := watcher.Load(); w != nil {
+				w.Wake()
+			}
+		},
 		Logger: env.Logger,
 	})
 	if err != nil {
@@ -50,13 +58,20 @@ func (f filing) Run(ctx context.Context, env service.Env) error {
 	wcfg := f.watch
 	wcfg.Prober, wcfg.Engine, wcfg.Links, wcfg.Queue = sys, eng, env.Links, env.Queue
 	wcfg.Board, wcfg.Bus, wcfg.Logger = env.Conditions, env.Bus, env.Logger
-	watcher, err := watch.New(wcfg)
+	if wcfg.Healthy <= 0 {
+		wcfg.Healthy = cfg.Watch.ProbeInterval()
+	}
+	w, err := watch.New(wcfg)
 	if err != nil {
 		return fmt.Errorf("filer: %w", err)
 	}
+	watcher.Store(w)
+	if env.Probes != nil {
+		env.Probes.Register("clinical-system", "Every linked clinician's sign-in to the clinical system", w.ProbeNow)
+	}
 	wctx, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
-	go func() { defer close(watched); watcher.Run(wctx) }()
+	go func() { defer close(watched); w.Run(wctx) }()
 	defer func() { stopWatch(); <-watched }()
 	// Wake the engine on every change: new or confirmed records, and links made or
 	// mended (a paused clinician may be able to file again).
