@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/writeback-agent/wbagent/agent/checks"
+	"github.com/writeback-agent/wbagent/agent/clinical"
 	"github.com/writeback-agent/wbagent/agent/queue"
 )
 
@@ -164,7 +165,9 @@ func (e *Engine) checkRecord(ctx context.Context, r *queue.Record) (*queue.Reaso
 			return failureReason(f), nil
 		}
 	}
-	found, err := e.cfg.System.FindPatients(ctx, r.Author, doc.Patient.NHSNumber)
+	found, err := read(ctx, e, "FindPatients", func() ([]clinical.Patient, error) {
+		return e.cfg.System.FindPatients(ctx, r.Author, doc.Patient.NHSNumber)
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -68,6 +68,10 @@ type Config struct {
 	// system failed for a passing reason (MaxAttempts unused); the zero value means
 	// DefaultCheckRetry. A filing's back-off is the queue's (queue.Options.Retry).
 	CheckRetry queue.RetryPolicy
+	// ReadRetry is the first wait before a read that failed for a passing reason is tried
+	// again within the same check or attempt (then twice as long; jittered); the zero value
+	// means DefaultReadRetry.
+	ReadRetry time.Duration
 	// UnreachableAfter is how many calls in a row for one author must go unanswered (no
 	// answer, a gateway error or 503) before the author is paused as unreachable; the
 	// default is DefaultUnreachableAfter. Any answer resets the count.
@@ -89,6 +93,10 @@ const (
 // DefaultCheckRetry checks a record again after about 1–2 s, then 2–4 s, 4–8 s …, at most
 // every 5 minutes, when the clinical system failed for a passing reason.
 var DefaultCheckRetry = queue.RetryPolicy{Initial: 2 * time.Second, Max: 5 * time.Minute, Multiplier: 2, Jitter: 0.5}
+
+// DefaultReadRetry is Config.ReadRetry's default: reads are tried again after about
+// 0.2–0.4 s, then 0.4–0.8 s.
+const DefaultReadRetry = 400 * time.Millisecond
 
 // DefaultUnreachableAfter is Config.UnreachableAfter's default.
 const DefaultUnreachableAfter = 4
@@ -157,6 +165,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.CheckRetry == (queue.RetryPolicy{}) {
 		cfg.CheckRetry = DefaultCheckRetry
+	}
+	if cfg.ReadRetry <= 0 {
+		cfg.ReadRetry = DefaultReadRetry
 	}
 	if cfg.UnreachableAfter <= 0 {
 		cfg.UnreachableAfter = DefaultUnreachableAfter

@@ -324,3 +324,44 @@ func asClinical(op string, err error) *clinical.Error {
 	}
 	return &clinical.Error{Op: op, Kind: clinical.ErrTransient, Err: err}
 }
+
+// readRetries is how many more times a read (a patient search, a consultation look-up) that
+// failed for a passing reason is tried at once, within the same check or attempt, before
+// the failure counts: a read changes nothing, so repeating it is always safe.
+const readRetries = 2
+
+// readRetryDelay is the wait before read retry n (0 first): between half and all of base,
+// then of twice base.
+func readRetryDelay(base time.Duration, n int) time.Duration {
+	d := base << n
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// read runs a read of the clinical system, trying it again at once after a passing
+// failure (at most readRetries times, and only when an asked-for Retry-After is short).
+func read[T any](ctx context.Context, e *Engine, op string, fn func() (T, error)) (T, error) {
+	for n := 0; ; n++ {
+		v, err := fn()
+		if err == nil || n == readRetries || ctx.Err() != nil {
+			return v, err
+		}
+		ce := asClinical(op, err)
+		if ce.Kind != clinical.ErrTransient {
+			return v, err
+		}
+		d := readRetryDelay(e.cfg.ReadRetry, n)
+		if ce.RetryAfter > 0 {
+			if ce.RetryAfter > 2*time.Second {
+				return v, err // a longer wait holds the engine (passingFailure)
+			}
+			d = max(d, ce.RetryAfter)
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return v, err
+		case <-t.C:
+		}
+	}
+}

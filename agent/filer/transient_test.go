@@ -14,7 +14,8 @@ import (
 // author's other records are checked and filed meanwhile, and the author is never paused.
 func TestPassingCheckFailureHoldsOnlyThatRecord(t *testing.T) {
 	sys := newFakeSystem()
-	sys.find = []error{kindErr("GetMatchedPatients", clinical.ErrTransient, "", 500)}
+	fails := kindErr("GetMatchedPatients", clinical.ErrTransient, "", 500)
+	sys.find = []error{fails, fails, fails} // the read and its retries
 	var changes atomic.Int32
 	f := newFixture(t, sys, options{config: func(c *filer.Config) {
 		c.Workers = 1
@@ -55,7 +56,9 @@ func TestUnansweredCallsPauseTheAuthorUntilAProbePasses(t *testing.T) {
 	f.enqueue(doc("job-0", "10001"))
 	f.waitHealth("10001", filer.Healthy)
 	sys.mu.Lock()
-	sys.find = []error{down, down, down, down}
+	for range 4 * 3 { // four checks, each a read and its retries
+		sys.find = append(sys.find, down)
+	}
 	sys.probe["10001"] = down // the probe after the pause fails too …
 	sys.mu.Unlock()
 	id := f.enqueue(doc("job-1", "10001"))
@@ -71,8 +74,8 @@ func TestUnansweredCallsPauseTheAuthorUntilAProbePasses(t *testing.T) {
 	if h := f.health("10001"); h.Health != filer.Healthy {
 		t.Errorf("after the probe passed: %+v", h)
 	}
-	if sys.count("FindPatients") != 6 {
-		t.Errorf("%d patient searches, want 1 passed, 4 failed and 1 passed", sys.count("FindPatients"))
+	if sys.count("FindPatients") != 14 {
+		t.Errorf("%d patient searches, want 1 passed, 4×3 failed and 1 passed", sys.count("FindPatients"))
 	}
 }
 
@@ -95,5 +98,20 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	}
 	if h := f.health("10001"); h.Health != filer.Healthy {
 		t.Errorf("author %+v after a 429: want healthy", h)
+	}
+}
+
+// A read that fails once for a passing reason is tried again within the same check: the
+// record is not held back at all.
+func TestAReadIsTriedAgainAtOnce(t *testing.T) {
+	sys := newFakeSystem()
+	sys.find = []error{kindErr("GetMatchedPatients", clinical.ErrTransient, "", 500)}
+	f := newFixture(t, sys, options{config: func(c *filer.Config) {
+		c.CheckRetry = queue.RetryPolicy{Initial: time.Hour, Max: time.Hour, Multiplier: 2}
+	}})
+	id := f.enqueue(doc("job-1", "10001"))
+	f.waitState(id, queue.NeedsConfirmation)
+	if sys.count("FindPatients") != 2 {
+		t.Errorf("%d patient searches, want the failed one and its retry", sys.count("FindPatients"))
 	}
 }
