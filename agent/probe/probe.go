@@ -1,7 +1,9 @@
 // Package probe runs the service's on-demand integration probes (POST /probe, wbagent
 // doctor): each part of the service that watches a link registers how to check it now, and
-// a Registry runs them all at once, bounded in time, sharing one run among callers that ask
-// together so that a burst of requests cannot hammer the clinical system or the platform.
+// a Registry runs them all at once, bounded in time. Callers that ask while a run is in
+// progress share it, and a new run starts no sooner than MinGap after the last one ended,
+// so that a burst of requests cannot hammer the clinical system or the platform; a caller
+// is never given a run that ended before it asked.
 package probe
 
 import (
@@ -41,9 +43,8 @@ type Result struct {
 // Defaults for a Registry.
 const (
 	DefaultTimeout = 30 * time.Second
-	// DefaultReuse is how long a finished run answers new requests: requests closer
-	// together than this share one run.
-	DefaultReuse = 5 * time.Second
+	// DefaultMinGap is the least time between the end of a run and the start of the next.
+	DefaultMinGap = time.Second
 )
 
 // grace is how long a probe may take past its bound to return its checks.
@@ -52,7 +53,7 @@ const grace = 2 * time.Second
 // Registry holds the probes. Its zero value is not usable: call New.
 type Registry struct {
 	Timeout time.Duration
-	Reuse   time.Duration
+	MinGap  time.Duration
 
 	mu     sync.Mutex
 	probes []named
@@ -71,7 +72,7 @@ type run struct {
 }
 
 // New returns a registry with the default bounds.
-func New() *Registry { return &Registry{Timeout: DefaultTimeout, Reuse: DefaultReuse} }
+func New() *Registry { return &Registry{Timeout: DefaultTimeout, MinGap: DefaultMinGap} }
 
 // Register adds a probe; name is the Subject of the timeout check if it does not answer in
 // time, title its Title.
@@ -82,16 +83,25 @@ func (r *Registry) Register(name, title string, fn Func) {
 }
 
 // Run runs every probe at once and returns their checks, in subject order. A caller that
-// asks while a run is in progress, or within Reuse of one finishing, gets that run's
-// result. ctx bounds the caller's wait, not the run (which Timeout bounds).
+// asks while a run is in progress (or waiting for MinGap) gets that run's result. ctx
+// bounds the caller's wait, not the run (which Timeout bounds).
 func (r *Registry) Run(ctx context.Context) (Result, error) {
 	r.mu.Lock()
 	cur := r.run
-	if cur == nil || (isDone(cur) && time.Since(cur.res.Finished) > r.Reuse) {
+	if cur == nil || isDone(cur) {
+		var wait time.Duration
+		if cur != nil {
+			wait = r.MinGap - time.Since(cur.res.Finished)
+		}
 		cur = &run{done: make(chan struct{})}
 		r.run = cur
 		probes := slices.Clone(r.probes)
-		go r.do(cur, probes)
+		go func() {
+			if wait > 0 {
+				time.Sleep(wait)
+			}
+			r.do(cur, probes)
+		}()
 	}
 	r.mu.Unlock()
 	select {

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/writeback-agent/wbagent/agent/condition"
-	"github.com/writeback-agent/wbagent/agent/probe"
 	"github.com/writeback-agent/wbagent/agent/config"
+	"github.com/writeback-agent/wbagent/agent/probe"
 	"github.com/writeback-agent/wbagent/agent/queue"
 	"github.com/writeback-agent/wbagent/agent/service"
 	"github.com/writeback-agent/wbagent/agent/writeback"
