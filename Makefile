@@ -10,7 +10,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Service-side packages run under the race detector.
 AGENT_PKGS := ./agent/...
 
-.PHONY: all deps build test vet run bench bench-queue fuzz screenshots clean
+.PHONY: all deps build test vet run bench bench-queue bench-drain fuzz screenshots clean
 
 all: build
 
@@ -34,12 +34,20 @@ test: vet
 run: build
 	@scripts/run.sh $(BIN)
 
-# make bench: the queue benchmark against its peers (its own module under bench/).
+# make bench: the queue benchmark against its peers (its own module under bench/) and the
+# drain benchmark (bench-drain).
 # QUICK=1 runs a shorter version (under 45 s).
-bench: bench-queue
+bench: bench-queue bench-drain
 
 bench-queue:
 	cd bench && $(GO) run . $(if $(QUICK),-quick,)
+
+# make bench-drain: writebacks through the real service and the simulator (agent/filing's
+# BenchmarkDrain): 60 with the clinical system's faults beside 60 without, then 5,000 (500
+# with QUICK=1) after an outage. It prints the times, their ratio and the agent's CPU per
+# writeback.
+bench-drain:
+	$(if $(QUICK),WBDRAIN_OUTAGE=500,) $(GO) test -run '^$$' -bench Drain -benchtime 1x -timeout 30m ./agent/filing/
 
 # make fuzz: run the writeback decoder's fuzzer for FUZZTIME (default 60s).
 FUZZTIME ?= 60s

@@ -45,9 +45,16 @@ type author struct {
 	recheck bool // probe at the next pass, whatever the state
 	wanted  bool // has records waiting, as seen by the current pass
 	// unanswered counts the author's calls in a row that got no answer from the clinical
-	// system; Config.UnreachableAfter of them pause the author.
-	unanswered int
+	// system; Config.UnreachableAfter of them pause the author. failing counts their
+	// checks and attempts in a row that failed for a passing reason, answered or not;
+	// FailingAfter of them pause the author too (a system that answers every call with an
+	// error is as good as unreachable).
+	unanswered, failing int
 }
+
+// FailingAfter is how many checks and attempts of an author in a row must fail for a
+// passing reason before the author is paused as unreachable.
+const FailingAfter = 8
 
 // Authors returns a snapshot of every author the engine has met, in id order. The
 // integration watcher turns paused authors into conditions shown to staff.
@@ -201,7 +208,7 @@ func (e *Engine) setHealthy(name string) bool {
 		// filing succeeds.
 		a.pauses = 0
 	}
-	a.unanswered = 0
+	a.unanswered, a.failing = 0, 0
 	if a.health != Healthy {
 		a.health, a.err, a.since, a.next = Healthy, nil, time.Now(), time.Time{}
 		e.log.Info("author healthy: filing", "author", name)
@@ -217,11 +224,12 @@ func (e *Engine) healthChanged() {
 	}
 }
 
-// answered notes that the clinical system answered a call for the author.
+// answered notes that a check or attempt for the author succeeded.
 func (e *Engine) answered(name string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.author(name).unanswered = 0
+	a := e.author(name)
+	a.unanswered, a.failing = 0, 0
 }
 
 // passingFailure notes a failure that retrying may mend: the clinical system's request to
@@ -236,16 +244,17 @@ func (e *Engine) passingFailure(name string, ce *clinical.Error) {
 		}
 		e.mu.Unlock()
 	}
-	if !unanswered(ce) {
-		e.answered(name)
-		return
-	}
 	e.mu.Lock()
 	a := e.author(name)
-	a.unanswered++
-	n := a.unanswered
+	a.failing++
+	if unanswered(ce) {
+		a.unanswered++
+	} else {
+		a.unanswered = 0
+	}
+	stop := a.unanswered >= e.cfg.UnreachableAfter || a.failing >= FailingAfter
 	e.mu.Unlock()
-	if n >= e.cfg.UnreachableAfter {
+	if stop {
 		e.pause(name, ce)
 	}
 }
@@ -281,7 +290,7 @@ func (e *Engine) filed(name string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	a := e.author(name)
-	a.pauses, a.unanswered = 0, 0
+	a.pauses, a.unanswered, a.failing = 0, 0, 0
 }
 
 // pause holds an author's records until a probe succeeds. A clinician who must link again is
@@ -303,7 +312,7 @@ func (e *Engine) setPaused(name string, err *clinical.Error) (changed bool) {
 		e.log.Warn("author paused: filing held", "author", name, "code", err.Code(), "detail", err.Detail())
 		changed = true
 	}
-	a.unanswered = 0
+	a.unanswered, a.failing = 0, 0
 	a.health, a.err = Paused, err
 	a.pauses++
 	a.next = time.Time{}
