@@ -36,7 +36,7 @@ run: build
 
 # make bench: the queue benchmark against its peers (its own module under bench/) and the
 # drain benchmark (bench-drain).
-# QUICK=1 runs a shorter version (under 45 s).
+# QUICK=1 runs shorter versions (the queue's under 45 s; the drain's about a minute).
 bench: bench-queue bench-drain
 
 bench-queue:

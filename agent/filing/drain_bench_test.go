@@ -97,7 +97,7 @@ type stack struct {
 func start(b *testing.B) *stack {
 	calls := &callCounter{}
 	st := servicetest.Start(b, servicetest.Options{
-		SimLogger: slog.New(calls),
+		SimLogger:  slog.New(calls),
 		Components: []service.Component{filing.Component{}, source.Component{Poll: 100 * time.Millisecond}},
 		Configure: func(c *config.Config) {
 			c.Source.URL = c.Clinical.APIURL // the platform simulator shares the practice simulator's address
