@@ -17,22 +17,33 @@ import (
 var checkActor = queue.Actor{Component: "checks"}
 
 // checkReceived starts checks of received records of healthy authors while checking
-// workers are free. It returns when the earliest record whose check is backing off falls
-// due (zero: none is).
+// workers are free, reading the received records one at a time and only as far as it must.
+// It returns when the earliest record whose check is backing off falls due (zero: none is).
 func (e *Engine) checkReceived(ctx context.Context, jobs *running) (time.Time, error) {
-	recs, err := e.cfg.Queue.List(queue.Filter{States: []queue.State{queue.Received}})
-	if err != nil {
+	next := e.forgetDeferred()
+	if jobs.checks == e.cfg.Workers {
+		return next, nil
+	}
+	now := time.Now()
+	var start []*queue.Record
+	full := errors.New("workers full")
+	err := e.cfg.Queue.Each(queue.Filter{States: []queue.State{queue.Received}}, func(r *queue.Record) error {
+		if !e.eligible(r.Author) || !e.startChecking(r.ID, now) {
+			return nil
+		}
+		start = append(start, r)
+		if jobs.checks+len(start) == e.cfg.Workers {
+			return full
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, full) {
+		for _, r := range start {
+			e.doneChecking(r.ID)
+		}
 		return time.Time{}, fmt.Errorf("filer: list received records: %w", err)
 	}
-	next := e.forgetDeferred(recs)
-	now := time.Now()
-	for _, r := range recs {
-		if jobs.checks == e.cfg.Workers {
-			return next, nil
-		}
-		if !e.eligible(r.Author) || !e.startChecking(r.ID, now) {
-			continue
-		}
+	for _, r := range start {
 		e.start(jobs, checkJob, func() {
 			defer e.doneChecking(r.ID)
 			e.check(ctx, r)
@@ -43,23 +54,25 @@ func (e *Engine) checkReceived(ctx context.Context, jobs *running) (time.Time, e
 
 // forgetDeferred drops the back-off of records no longer received, and returns when the
 // earliest remaining one falls due.
-func (e *Engine) forgetDeferred(recs []*queue.Record) time.Time {
+func (e *Engine) forgetDeferred() time.Time {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.deferred) == 0 {
-		return time.Time{}
+	ids := make([]uint64, 0, len(e.deferred))
+	for id := range e.deferred {
+		ids = append(ids, id)
 	}
-	received := make(map[uint64]bool, len(recs))
-	for _, r := range recs {
-		received[r.ID] = true
-	}
+	e.mu.Unlock()
 	var next time.Time
-	for id, d := range e.deferred {
-		if !received[id] {
-			delete(e.deferred, id)
-			continue
+	for _, id := range ids {
+		r, err := e.cfg.Queue.Get(id)
+		e.mu.Lock()
+		if d := e.deferred[id]; d != nil {
+			if err != nil || r.State != queue.Received {
+				delete(e.deferred, id)
+			} else {
+				next = earliest(next, d.next)
+			}
 		}
-		next = earliest(next, d.next)
+		e.mu.Unlock()
 	}
 	return next
 }

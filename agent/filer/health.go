@@ -50,6 +50,8 @@ type author struct {
 	// FailingAfter of them pause the author too (a system that answers every call with an
 	// error is as good as unreachable).
 	unanswered, failing int
+	// probeFailures counts probes in a row that failed for a passing reason: their back-off.
+	probeFailures int
 }
 
 // FailingAfter is how many checks and attempts of an author in a row must fail for a
@@ -135,7 +137,7 @@ func (e *Engine) due(now time.Time) []string {
 	defer e.mu.Unlock()
 	var names []string
 	for name, a := range e.authors {
-		if a.recheck || (a.wanted && (a.health == Unknown || (a.health == Paused && !a.next.IsZero() && !now.Before(a.next)))) {
+		if a.recheck || (a.wanted && a.probeDue(now)) {
 			names = append(names, name)
 		}
 	}
@@ -143,26 +145,39 @@ func (e *Engine) due(now time.Time) []string {
 	return names
 }
 
-// probesWaiting reports whether an author seen in this pass waits for a first probe.
+// probeDue reports whether the author's probe is due at now (records waiting aside): a new
+// author's at once unless a passing failure put it off, a paused one's at its time.
+func (a *author) probeDue(now time.Time) bool {
+	switch a.health {
+	case Unknown:
+		return !now.Before(a.next)
+	case Paused:
+		return !a.next.IsZero() && !now.Before(a.next)
+	}
+	return false
+}
+
+// probesWaiting reports whether an author seen in this pass waits for a probe due now.
 func (e *Engine) probesWaiting() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	now := time.Now()
 	for _, a := range e.authors {
-		if a.recheck || (a.wanted && a.health == Unknown) {
+		if a.recheck || (a.wanted && a.health == Unknown && a.probeDue(now)) {
 			return true
 		}
 	}
 	return false
 }
 
-// nextProbe returns when the earliest paused author with records waiting is due a probe.
+// nextProbe returns when the earliest author with records waiting is due a probe.
 func (e *Engine) nextProbe() time.Time {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var next time.Time
 	for _, a := range e.authors {
-		if a.wanted && a.health == Paused && !a.next.IsZero() && (next.IsZero() || a.next.Before(next)) {
-			next = a.next
+		if a.wanted && a.health != Healthy && !a.next.IsZero() {
+			next = earliest(next, a.next)
 		}
 	}
 	return next
@@ -184,10 +199,31 @@ func (e *Engine) probeDue(ctx context.Context) {
 		e.author(name).recheck = false
 		e.mu.Unlock()
 		if err != nil {
-			e.pause(name, asClinical("Probe", err))
+			ce := asClinical("Probe", err)
+			if action(ce.Kind) == retry {
+				e.probeFailedForNow(name, ce)
+				continue
+			}
+			e.pause(name, ce)
 			continue
 		}
 		e.healthy(name)
+	}
+}
+
+// probeFailedForNow notes a probe that failed for a passing reason: it proves nothing of the
+// author's integration, so their health (or the cause of their pause) stands, and the probe
+// is tried again after a short back-off, unless the clinical system has stopped answering
+// (passingFailure pauses the author then).
+func (e *Engine) probeFailedForNow(name string, ce *clinical.Error) {
+	e.passingFailure(name, ce)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a := e.author(name)
+	a.probeFailures++
+	next := time.Now().Add(e.cfg.CheckRetry.Delay(a.probeFailures, rand.Float64()))
+	if a.health != Paused || a.next.IsZero() || next.Before(a.next) {
+		a.next = next
 	}
 }
 
@@ -208,7 +244,7 @@ func (e *Engine) setHealthy(name string) bool {
 		// filing succeeds.
 		a.pauses = 0
 	}
-	a.unanswered, a.failing = 0, 0
+	a.unanswered, a.failing, a.probeFailures = 0, 0, 0
 	if a.health != Healthy {
 		a.health, a.err, a.since, a.next = Healthy, nil, time.Now(), time.Time{}
 		e.log.Info("author healthy: filing", "author", name)

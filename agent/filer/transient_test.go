@@ -115,3 +115,20 @@ func TestAReadIsTriedAgainAtOnce(t *testing.T) {
 		t.Errorf("%d patient searches, want the failed one and its retry", sys.count("FindPatients"))
 	}
 }
+
+// A probe that fails for a passing reason proves nothing: the author is not paused, and is
+// probed again shortly.
+func TestAProbeFailingForNowDoesNotPause(t *testing.T) {
+	sys := newFakeSystem()
+	sys.setProbe("10001", &clinical.Error{Op: "GetUserById", Kind: clinical.ErrTransient, Status: 429})
+	f := newFixture(t, sys, options{config: func(c *filer.Config) {
+		c.CheckRetry = queue.RetryPolicy{Initial: 100 * time.Millisecond, Max: time.Second, Multiplier: 2}
+	}})
+	id := f.enqueue(doc("job-1", "10001"))
+	f.wait(5*time.Second, "a probe", func() bool { return sys.count("Probe") >= 1 })
+	if h := f.health("10001"); h.Health == filer.Paused {
+		t.Errorf("paused after one probe failing for now: %+v", h)
+	}
+	sys.setProbe("10001", nil)
+	f.waitState(id, queue.NeedsConfirmation)
+}

@@ -179,3 +179,19 @@ func debugLogger() *slog.Logger {
 	f, _ := os.Create(os.Getenv("WBDEBUG"))
 	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
+
+// A clinical system that answers 429 with Retry-After is waited for, and everything is
+// filed once all the same.
+func TestThrottlingClinicalSystemIsWaitedFor(t *testing.T) {
+	s := startWith(t, time.Minute)
+	who := s.Clinicians[0]
+	s.link(t, who)
+	s.apply(t, who, setFaults(faults.Settings{ThrottleRate: 0.1, RetryAfterSeconds: 1}))
+	ids := s.enqueue(t, "throttled", 5)
+	filedAll(t, s, ids, time.Minute)
+	s.apply(t, who, setFaults(faults.Settings{}))
+	cons, err := s.admin.Consultations(t.Context())
+	if err != nil || len(cons) != len(ids) {
+		t.Fatalf("%d consultations for %d writebacks (%v)", len(cons), len(ids), err)
+	}
+}
