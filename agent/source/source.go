@@ -149,7 +149,10 @@ func (l *loop) pull(ctx context.Context) {
 				return
 			}
 			failures++
-			l.health.pullFailed(err, false)
+			var local *localError
+			if !errors.As(err, &local) {
+				l.health.pullFailed(err, false) // the agent's own store failing is not the platform's fault
+			}
 			if failures == 1 || failures%10 == 0 {
 				l.log.Warn("platform pull failed; retrying with back-off", "err", err, "failures", failures)
 			}
@@ -195,7 +198,7 @@ func (l *loop) take(ctx context.Context, cursor string) (string, int, error) {
 			return nil
 		case err != nil:
 			st.Discard()
-			return fmt.Errorf("source: store job %s: %w", it.JobID, err)
+			return &localError{fmt.Errorf("source: store job %s: %w", it.JobID, err)}
 		case doc.JobID != it.JobID:
 			st.Discard()
 			outs = append(outs, platformapi.Outcome{JobID: it.JobID, State: platformapi.OutcomeInvalid, ReasonCode: CodeJobIDMismatch, At: now()})
@@ -215,7 +218,7 @@ func (l *loop) take(ctx context.Context, cursor string) (string, int, error) {
 		res, err := l.env.Queue.EnqueueBatch(ctx, subs, actor)
 		if err != nil {
 			discard()
-			return "", 0, fmt.Errorf("source: queue page: %w", err)
+			return "", 0, &localError{fmt.Errorf("source: queue page: %w", err)}
 		}
 		for _, r := range res {
 			if r.Conflict {
@@ -235,6 +238,12 @@ func (l *loop) take(ctx context.Context, cursor string) (string, int, error) {
 	}
 	return next, n, l.cl.Ack(ctx, ids)
 }
+
+// localError is a failure of the agent's own (its store), not of the platform.
+type localError struct{ err error }
+
+func (e *localError) Error() string { return e.err.Error() }
+func (e *localError) Unwrap() error { return e.err }
 
 // outcomeOf returns the outcome to report for a record, if it has one.
 func outcomeOf(r *queue.Record) (platformapi.Outcome, bool) {
