@@ -29,7 +29,7 @@ const (
 )
 
 // DefaultBackoff probes a failing clinician again after about 15 s, then 30 s, 1, 2 …
-// minutes, at most every 5 minutes.
+// minutes, at most every 5 minutes, and never less often than a healthy one (Healthy).
 var DefaultBackoff = queue.RetryPolicy{Initial: 15 * time.Second, Max: 5 * time.Minute, Multiplier: 2, Jitter: 0.2}
 
 // Prober checks a clinician's integration (clinical.System's Probe).
@@ -70,7 +70,7 @@ type Config struct {
 	// minute, config watch.probe_seconds; each wait shortened by up to 20% at random).
 	Healthy time.Duration
 	// Backoff is the back-off between probes of a failing clinician (MaxAttempts unused);
-	// the zero value means DefaultBackoff.
+	// the zero value means DefaultBackoff. It never waits longer than Healthy.
 	Backoff queue.RetryPolicy
 	// ProbeTimeout bounds one probe (default 30 s).
 	ProbeTimeout time.Duration
@@ -135,6 +135,10 @@ func New(cfg Config) (*Watcher, error) {
 	if cfg.Backoff.Initial <= 0 {
 		cfg.Backoff = DefaultBackoff
 	}
+	// A failing clinician is probed at least as often as a healthy one, so that a fix is
+	// seen within the probe interval too.
+	cfg.Backoff.Max = min(cfg.Backoff.Max, cfg.Healthy)
+	cfg.Backoff.Initial = min(cfg.Backoff.Initial, cfg.Backoff.Max)
 	if cfg.ProbeTimeout <= 0 {
 		cfg.ProbeTimeout = DefaultProbeTimeout
 	}

@@ -66,8 +66,13 @@ func TestDeactivationWhileIdleIsSeenWithinTheProbeInterval(t *testing.T) {
 	if d := time.Since(start); d > interval+5*time.Second {
 		t.Errorf("seen %v after deactivation; want within the probe interval (%v) and 5 s", d, interval)
 	}
+	time.Sleep(3 * interval) // failing for a while: the watcher's back-off grows, up to the interval
 	s.apply(t, who, setApplication(true))
+	start = time.Now()
 	s.waitCondition(t, watch.CodeApplicationNotActivated, false)
+	if d := time.Since(start); d > interval+5*time.Second {
+		t.Errorf("cleared %v after reactivation; want within the probe interval (%v) and 5 s", d, interval)
+	}
 }
 
 // An engine pause shows in the status within 5 s, even where the watcher would not probe
