@@ -90,9 +90,9 @@ const (
 	DefaultWorkers = 2
 )
 
-// DefaultCheckRetry checks a record again after about 1–2 s, then 2–4 s, 4–8 s …, at most
-// every 5 minutes, when the clinical system failed for a passing reason.
-var DefaultCheckRetry = queue.RetryPolicy{Initial: 2 * time.Second, Max: 5 * time.Minute, Multiplier: 2, Jitter: 0.5}
+// DefaultCheckRetry checks a record again after about 1–2 s, then 1.5–3 s, 2.3–4.5 s …
+// (×1.5), at most every 5 minutes, when the clinical system failed for a passing reason.
+var DefaultCheckRetry = queue.RetryPolicy{Initial: 2 * time.Second, Max: 5 * time.Minute, Multiplier: 1.5, Jitter: 0.5}
 
 // DefaultReadRetry is Config.ReadRetry's default: reads are tried again after about
 // 0.2–0.4 s, then 0.4–0.8 s.
