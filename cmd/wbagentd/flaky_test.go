@@ -177,6 +177,8 @@ func filedAll(t *testing.T, s *watchStack, ids []uint64, within time.Duration) {
 	}
 }
 
+// debugLogger writes the service's log to the file WBDEBUG names, for looking into a slow
+// or failing run; nil (no log) without it.
 func debugLogger() *slog.Logger {
 	if os.Getenv("WBDEBUG") == "" {
 		return nil
