@@ -95,8 +95,8 @@ const (
 var DefaultCheckRetry = queue.RetryPolicy{Initial: 2 * time.Second, Max: 5 * time.Minute, Multiplier: 1.5, Jitter: 0.5}
 
 // DefaultReadRetry is Config.ReadRetry's default: reads are tried again after about
-// 0.2–0.4 s, then 0.4–0.8 s.
-const DefaultReadRetry = 400 * time.Millisecond
+// 0.08–0.15 s, then 0.15–0.3 s (a filing worker waits meanwhile, so the waits are short).
+const DefaultReadRetry = 150 * time.Millisecond
 
 // DefaultUnreachableAfter is Config.UnreachableAfter's default.
 const DefaultUnreachableAfter = 4

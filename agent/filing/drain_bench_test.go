@@ -96,7 +96,17 @@ type stack struct {
 
 func start(b *testing.B) *stack {
 	calls := &callCounter{}
+	var log *slog.Logger
+	if path := os.Getenv("WBDRAIN_LOG"); path != "" { // the service's log, to look into a run
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { f.Close() })
+		log = slog.New(slog.NewTextHandler(f, nil))
+	}
 	st := servicetest.Start(b, servicetest.Options{
+		Logger:     log,
 		SimLogger:  slog.New(calls),
 		Components: []service.Component{filing.Component{}, source.Component{Poll: 100 * time.Millisecond}},
 		Configure: func(c *config.Config) {

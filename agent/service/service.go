@@ -43,7 +43,7 @@ const apiStopTimeout = link.RevokeTimeout + time.Second
 // reason: about 1–2 s, then 1.5–3 s, 2.3–4.5 s … (×1.5) up to every 30 minutes, and
 // attention after 20 failures in a row (about 2 hours). A failure of the integration is not
 // counted (the engine releases the record and pauses its author instead).
-var FilingRetry = queue.RetryPolicy{Initial: 2 * time.Second, Max: 30 * time.Minute, Multiplier: 1.5, Jitter: 0.5, MaxAttempts: 20}
+var FilingRetry = queue.RetryPolicy{Initial: 1500 * time.Millisecond, Max: 30 * time.Minute, Multiplier: 1.5, Jitter: 0.5, MaxAttempts: 20}
 
 // CodeComponentStopped is the condition reported when a component stops on its own.
 // Serialised: never change it.
