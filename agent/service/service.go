@@ -40,8 +40,8 @@ const DefaultStopGrace = 5 * time.Second
 const apiStopTimeout = link.RevokeTimeout + time.Second
 
 // FilingRetry is the queue's back-off between filing attempts that failed for a passing
-// reason: about 1–2 s, then 1.5–3 s, 2.3–4.5 s … (×1.5) up to every 30 minutes, and
-// attention after 20 failures in a row (about 2 hours). A failure of the integration is not
+// reason: about 0.75–1.5 s, then 1.1–2.3 s, 1.7–3.4 s … (×1.5) up to every 30 minutes, and
+// attention after 20 failures in a row (after about 1 to 1.5 hours). A failure of the integration is not
 // counted (the engine releases the record and pauses its author instead).
 var FilingRetry = queue.RetryPolicy{Initial: 1500 * time.Millisecond, Max: 30 * time.Minute, Multiplier: 1.5, Jitter: 0.5, MaxAttempts: 20}
 
