@@ -10,7 +10,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Service-side packages run under the race detector.
 AGENT_PKGS := ./agent/...
 
-.PHONY: all deps build test ui-test vet run bench bench-queue bench-tray bench-ui fuzz screenshots screenshots-tray screenshots-windows clean
+.PHONY: all deps build test ui-test vet run bench bench-queue bench-drain bench-tray bench-ui fuzz screenshots screenshots-tray screenshots-windows clean
 
 all: build
 
@@ -40,9 +40,10 @@ ui-test: deps
 run: build
 	@scripts/run.sh $(BIN)
 
-# make bench: the queue benchmark against its peers (its own module under bench/), the tray's
-# footprint (bench-tray) and wbagent-ui's start (bench-ui). QUICK=1 runs a shorter version.
-bench: bench-queue bench-tray bench-ui
+# make bench: the queue benchmark against its peers (its own module under bench/), the drain
+# benchmark (bench-drain), the tray's footprint (bench-tray) and wbagent-ui's start (bench-ui).
+# QUICK=1 runs shorter versions (the queue's under 45 s; the drain's about a minute).
+bench: bench-queue bench-drain bench-tray bench-ui
 
 bench-queue:
 	cd bench && $(GO) run . $(if $(QUICK),-quick,)
@@ -59,6 +60,13 @@ bench-tray: deps
 bench-ui: build
 	@scripts/deps.sh jq
 	scripts/bench-ui.sh $(BIN) $(if $(QUICK),200,1000)
+
+# make bench-drain: writebacks through the real service and the simulator (agent/filing's
+# BenchmarkDrain): 60 with the clinical system's faults beside 60 without, then 5,000 (500
+# with QUICK=1) after an outage. It prints the times, their ratio and the agent's CPU per
+# writeback.
+bench-drain:
+	$(if $(QUICK),WBDRAIN_OUTAGE=500,) $(GO) test -run '^$$' -bench Drain -benchtime 1x -timeout 30m ./agent/filing/
 
 # make fuzz: run the writeback decoder's fuzzer for FUZZTIME (default 60s).
 FUZZTIME ?= 60s

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Kind says what went wrong in terms the agent can act on. Its value is a stable kebab-case
@@ -82,7 +83,10 @@ type Error struct {
 	// OutcomeUnknown is set when a request that changes the record may have been carried out
 	// although no success was seen (a timeout, a dropped connection, a server error).
 	OutcomeUnknown bool
-	Err            error // the underlying error, if any; it carries no patient data either
+	// RetryAfter is how long the system asked the agent to wait before calling again (the
+	// Retry-After of a 429 or 503 answer); zero when it did not say.
+	RetryAfter time.Duration
+	Err        error // the underlying error, if any; it carries no patient data either
 }
 
 func (e *Error) Error() string {

@@ -48,6 +48,7 @@ type Config struct {
 	Queue    Queue    `toml:"queue"`
 	Source   Source   `toml:"source"`
 	EMIS     EMIS     `toml:"emis"` // emis.go
+	Watch    Watch    `toml:"watch"`
 }
 
 // Source says where writebacks come from: the online consultation platform
@@ -125,6 +126,7 @@ func Default() Config {
 		Queue:    Queue{RetentionDays: 30},
 		Source:   Source{PollSeconds: 30},
 		EMIS:     DefaultEMIS(),
+		Watch:    Watch{ProbeSeconds: DefaultWatchProbeSeconds},
 	}
 }
 

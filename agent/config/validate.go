@@ -48,6 +48,7 @@ func (l *loader) validate(c Config) {
 		l.problem(SettingSourcePoll, fmt.Sprintf("%d is not between 1 and 3600", c.Source.PollSeconds),
 			`set it to how many seconds to wait between asks for new writebacks, e.g. poll_seconds = 30`)
 	}
+	l.validateWatch(c.Watch)
 	if d := c.Source.DropFolder; d != "" {
 		l.checkDropFolder(d)
 	}

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"time"
 
 	"github.com/writeback-agent/wbagent/agent/checks"
+	"github.com/writeback-agent/wbagent/agent/clinical"
 	"github.com/writeback-agent/wbagent/agent/queue"
 )
 
@@ -14,35 +17,92 @@ import (
 var checkActor = queue.Actor{Component: "checks"}
 
 // checkReceived starts checks of received records of healthy authors while checking
-// workers are free.
-func (e *Engine) checkReceived(ctx context.Context, jobs *running) error {
-	recs, err := e.cfg.Queue.List(queue.Filter{States: []queue.State{queue.Received}})
-	if err != nil {
-		return fmt.Errorf("filer: list received records: %w", err)
+// workers are free, reading the received records one at a time and only as far as it must.
+// It returns when the earliest record whose check is backing off falls due (zero: none is).
+func (e *Engine) checkReceived(ctx context.Context, jobs *running) (time.Time, error) {
+	next := e.forgetDeferred()
+	if jobs.checks == e.cfg.Workers {
+		return next, nil
 	}
-	for _, r := range recs {
-		if jobs.checks == e.cfg.Workers {
+	now := time.Now()
+	var start []*queue.Record
+	full := errors.New("workers full")
+	err := e.cfg.Queue.Each(queue.Filter{States: []queue.State{queue.Received}}, func(r *queue.Record) error {
+		if !e.eligible(r.Author) || !e.startChecking(r.ID, now) {
 			return nil
 		}
-		if !e.eligible(r.Author) || !e.startChecking(r.ID) {
-			continue
+		start = append(start, r)
+		if jobs.checks+len(start) == e.cfg.Workers {
+			return full
 		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, full) {
+		for _, r := range start {
+			e.doneChecking(r.ID)
+		}
+		return time.Time{}, fmt.Errorf("filer: list received records: %w", err)
+	}
+	for _, r := range start {
 		e.start(jobs, checkJob, func() {
 			defer e.doneChecking(r.ID)
 			e.check(ctx, r)
 		})
 	}
-	return nil
+	return next, nil
 }
 
-func (e *Engine) startChecking(id uint64) bool {
+// forgetDeferred drops the back-off of records no longer received, and returns when the
+// earliest remaining one falls due.
+func (e *Engine) forgetDeferred() time.Time {
+	e.mu.Lock()
+	ids := make([]uint64, 0, len(e.deferred))
+	for id := range e.deferred {
+		ids = append(ids, id)
+	}
+	e.mu.Unlock()
+	var next time.Time
+	for _, id := range ids {
+		r, err := e.cfg.Queue.Get(id)
+		e.mu.Lock()
+		if d := e.deferred[id]; d != nil {
+			if err != nil || r.State != queue.Received {
+				delete(e.deferred, id)
+			} else {
+				next = earliest(next, d.next)
+			}
+		}
+		e.mu.Unlock()
+	}
+	return next
+}
+
+// startChecking marks a record as being checked, unless it is already, or its check is
+// backing off after a passing failure.
+func (e *Engine) startChecking(id uint64, now time.Time) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.checking[id] {
 		return false
 	}
+	if d := e.deferred[id]; d != nil && now.Before(d.next) {
+		return false
+	}
 	e.checking[id] = true
 	return true
+}
+
+// deferCheck backs off a record's check after a passing failure.
+func (e *Engine) deferCheck(id uint64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	d := e.deferred[id]
+	if d == nil {
+		d = &checkRetry{}
+		e.deferred[id] = d
+	}
+	d.failures++
+	d.next = time.Now().Add(e.cfg.CheckRetry.Delay(d.failures, rand.Float64()))
 }
 
 func (e *Engine) doneChecking(id uint64) {
@@ -61,12 +121,25 @@ func (e *Engine) check(ctx context.Context, r *queue.Record) {
 			return // the engine is stopping: the record is checked when it starts again
 		}
 		ce := asClinical("FindPatients", err)
-		if action(ce.Kind) != attend {
+		switch action(ce.Kind) {
+		case pause:
 			e.pause(r.Author, ce)
+			return
+		case retry:
+			// This record's check is tried again shortly; the author's other records go on.
+			e.deferCheck(r.ID)
+			e.passingFailure(r.Author, ce)
+			e.log.Info("check failed for now; tried again shortly", "record", r.ID, "author", r.Author,
+				"code", ce.Code(), "detail", ce.Detail())
 			return
 		}
 		reason = refusalReason(ce)
+	} else {
+		e.answered(r.Author)
 	}
+	e.mu.Lock()
+	delete(e.deferred, r.ID)
+	e.mu.Unlock()
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	var moved *queue.Record
@@ -105,7 +178,9 @@ func (e *Engine) checkRecord(ctx context.Context, r *queue.Record) (*queue.Reaso
 			return failureReason(f), nil
 		}
 	}
-	found, err := e.cfg.System.FindPatients(ctx, r.Author, doc.Patient.NHSNumber)
+	found, err := read(ctx, e, "FindPatients", func() ([]clinical.Patient, error) {
+		return e.cfg.System.FindPatients(ctx, r.Author, doc.Patient.NHSNumber)
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -273,6 +273,7 @@ func TestFaultsFileEveryWritebackExactlyOnce(t *testing.T) {
 		config: func(c *filer.Config) {
 			c.Workers, c.Lease = 4, 30*time.Second
 			c.Reprobe = queue.RetryPolicy{Initial: 2 * time.Millisecond, Max: 20 * time.Millisecond, Multiplier: 2, Jitter: 0.5}
+			c.CheckRetry = queue.RetryPolicy{Initial: time.Millisecond, Max: 20 * time.Millisecond, Multiplier: 2, Jitter: 0.5}
 		},
 		onChange: func(_ *queue.Queue, changes []queue.Change) {
 			for _, c := range changes {

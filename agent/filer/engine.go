@@ -64,7 +64,23 @@ type Config struct {
 	// Reprobe is the back-off between probes of a paused author (its MaxAttempts is not
 	// used); the zero value means DefaultReprobe.
 	Reprobe queue.RetryPolicy
-	Logger  *slog.Logger
+	// CheckRetry is the back-off between checks of a received record that the clinical
+	// system failed for a passing reason (MaxAttempts unused); the zero value means
+	// DefaultCheckRetry. A filing's back-off is the queue's (queue.Options.Retry).
+	CheckRetry queue.RetryPolicy
+	// ReadRetry is the first wait before a read that failed for a passing reason is tried
+	// again within the same check or attempt (then twice as long; jittered); the zero value
+	// means DefaultReadRetry.
+	ReadRetry time.Duration
+	// UnreachableAfter is how many calls in a row for one author must go unanswered (no
+	// answer, a gateway error or 503) before the author is paused as unreachable; the
+	// default is DefaultUnreachableAfter. Any answer resets the count.
+	UnreachableAfter int
+	// OnHealth, if set, is called (outside the engine's lock, never concurrently with
+	// itself for one change) whenever an author's health or the cause of their pause
+	// changes: the integration watcher shows it at once. It must not block.
+	OnHealth func()
+	Logger   *slog.Logger
 }
 
 // Defaults for Config.
@@ -73,6 +89,17 @@ const (
 	DefaultLease   = 5 * time.Minute
 	DefaultWorkers = 2
 )
+
+// DefaultCheckRetry checks a record again after about 1–2 s, then 1.5–3 s, 2.3–4.5 s …
+// (×1.5), at most every 5 minutes, when the clinical system failed for a passing reason.
+var DefaultCheckRetry = queue.RetryPolicy{Initial: 2 * time.Second, Max: 5 * time.Minute, Multiplier: 1.5, Jitter: 0.5}
+
+// DefaultReadRetry is Config.ReadRetry's default: reads are tried again after about
+// 0.08–0.15 s, then 0.15–0.3 s (a filing worker waits meanwhile, so the waits are short).
+const DefaultReadRetry = 150 * time.Millisecond
+
+// DefaultUnreachableAfter is Config.UnreachableAfter's default.
+const DefaultUnreachableAfter = 4
 
 // DefaultReprobe probes a paused author again after about 30 s, then 1, 2, 4 … minutes, at
 // most every 10 minutes.
@@ -90,7 +117,16 @@ type Engine struct {
 
 	mu       sync.Mutex
 	authors  map[string]*author
-	checking map[uint64]bool // records being checked
+	checking map[uint64]bool        // records being checked
+	deferred map[uint64]*checkRetry // received records whose check failed for a passing reason
+	// holdUntil: the clinical system asked (Retry-After) for no calls before then.
+	holdUntil time.Time
+}
+
+// checkRetry is the back-off of a record whose check failed for a passing reason.
+type checkRetry struct {
+	failures int
+	next     time.Time
 }
 
 // job is a check or a filing running in its own goroutine.
@@ -127,6 +163,15 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Reprobe == (queue.RetryPolicy{}) {
 		cfg.Reprobe = DefaultReprobe
 	}
+	if cfg.CheckRetry == (queue.RetryPolicy{}) {
+		cfg.CheckRetry = DefaultCheckRetry
+	}
+	if cfg.ReadRetry <= 0 {
+		cfg.ReadRetry = DefaultReadRetry
+	}
+	if cfg.UnreachableAfter <= 0 {
+		cfg.UnreachableAfter = DefaultUnreachableAfter
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -134,7 +179,7 @@ func New(cfg Config) (*Engine, error) {
 	return &Engine{
 		cfg: cfg, log: log.With("component", cfg.Owner),
 		wake: make(chan struct{}, 1), done: make(chan job, 2*cfg.Workers),
-		authors: map[string]*author{}, checking: map[uint64]bool{},
+		authors: map[string]*author{}, checking: map[uint64]bool{}, deferred: map[uint64]*checkRetry{},
 	}, nil
 }
 
@@ -215,19 +260,22 @@ func (e *Engine) start(jobs *running, j job, fn func()) {
 func (e *Engine) pass(ctx context.Context, jobs *running) (time.Time, error) {
 	e.probeDue(ctx)
 	e.forgetWanted()
-	if err := e.checkReceived(ctx, jobs); err != nil {
+	checkNext, err := e.checkReceived(ctx, jobs)
+	if err != nil {
 		return time.Time{}, err
 	}
 	next, err := e.claim(ctx, jobs)
 	if err != nil {
 		return time.Time{}, err
 	}
+	next = earliest(next, checkNext)
+	if held := e.heldUntil(); !held.IsZero() {
+		next = earliest(next, held)
+	}
 	if e.probesWaiting() {
 		e.signal()
 	}
-	if p := e.nextProbe(); !p.IsZero() && (next.IsZero() || p.Before(next)) {
-		next = p
-	}
+	next = earliest(next, e.nextProbe())
 	e.log.Debug("pass done", "checks", jobs.checks, "filings", jobs.filings, "next", next)
 	return next, nil
 }
@@ -247,4 +295,12 @@ func (e *Engine) claim(ctx context.Context, jobs *running) (time.Time, error) {
 		e.start(jobs, fileJob, func() { e.file(ctx, c) })
 	}
 	return time.Time{}, nil
+}
+
+// earliest returns the earlier of two times, a zero time meaning "never".
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }

@@ -54,7 +54,9 @@ func (e *Engine) attempt(ctx context.Context, r *queue.Record) (queue.FilingOutc
 	if reason != nil {
 		return queue.FilingOutcome{}, e.attention(r, reason)
 	}
-	found, err := e.cfg.System.FindPatients(ctx, r.Author, doc.Patient.NHSNumber)
+	found, err := read(ctx, e, "FindPatients", func() ([]clinical.Patient, error) {
+		return e.cfg.System.FindPatients(ctx, r.Author, doc.Patient.NHSNumber)
+	})
 	if err != nil {
 		return queue.FilingOutcome{}, e.failure(r, asClinical("FindPatients", err))
 	}
@@ -109,7 +111,9 @@ func (e *Engine) attempt(ctx context.Context, r *queue.Record) (queue.FilingOutc
 }
 
 func (e *Engine) lookUp(ctx context.Context, r *queue.Record, patientID, guid string) (queue.FilingOutcome, error) {
-	c, err := e.cfg.System.FindConsultation(ctx, r.Author, patientID, guid)
+	c, err := read(ctx, e, "FindConsultation", func() (clinical.Consultation, error) {
+		return e.cfg.System.FindConsultation(ctx, r.Author, patientID, guid)
+	})
 	return queue.FilingOutcome{ConsultationGUID: guid, ConsultationID: c.ID}, err
 }
 
@@ -214,7 +218,11 @@ func (e *Engine) failure(r *queue.Record, ce *clinical.Error) *queue.Failure {
 	if action(ce.Kind) == pause {
 		f.Disposition = queue.Release
 		e.pause(r.Author, ce)
+		return f
 	}
+	// A passing failure: this record is retried with the queue's back-off; the author's
+	// other records go on, unless the clinical system stays unreachable.
+	e.passingFailure(r.Author, ce)
 	return f
 }
 

@@ -118,7 +118,8 @@ func TestFilingFailuresAreHandledByKind(t *testing.T) {
 			state: queue.Filed, attempts: "retry,filed", files: 1, filedOnce: true},
 		{name: "look-up fails for now: still not filed again", system: func(s *fakeSystem) {
 			s.file = []fileResult{{err: dropped, commit: true}}
-			s.lookups = []error{kindErr("GetConsultation", clinical.ErrTransient, "", 500)}
+			lookupFails := kindErr("GetConsultation", clinical.ErrTransient, "", 500)
+			s.lookups = []error{lookupFails, lookupFails, lookupFails} // the read and its retries
 		}, state: queue.Filed, attempts: "retry,retry,filed", files: 1, filedOnce: true},
 		{name: "duplicate refused and confirmed", system: func(s *fakeSystem) { s.filed[guid] = "900123" },
 			state: queue.Filed, attempts: "filed", files: 1, filedOnce: true},

@@ -92,8 +92,10 @@ func newFixture(t testing.TB, sys clinical.System, opt options) *fixture {
 	f.q = qq
 	cfg := filer.Config{
 		Queue: qq, System: sys, Checks: checks.DefaultPolicy("A12345"), Lease: 10 * time.Second, Workers: 2,
-		Reprobe: queue.RetryPolicy{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, Multiplier: 2},
-		Logger:  slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Reprobe:    queue.RetryPolicy{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, Multiplier: 2},
+		CheckRetry: queue.RetryPolicy{Initial: time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 2},
+		ReadRetry:  time.Millisecond,
+		Logger:     slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if opt.config != nil {
 		opt.config(&cfg)

@@ -44,7 +44,19 @@ type author struct {
 	next    time.Time
 	recheck bool // probe at the next pass, whatever the state
 	wanted  bool // has records waiting, as seen by the current pass
+	// unanswered counts the author's calls in a row that got no answer from the clinical
+	// system; Config.UnreachableAfter of them pause the author. failing counts their
+	// checks and attempts in a row that failed for a passing reason, answered or not;
+	// FailingAfter of them pause the author too (a system that answers every call with an
+	// error is as good as unreachable).
+	unanswered, failing int
+	// probeFailures counts probes in a row that failed for a passing reason: their back-off.
+	probeFailures int
 }
+
+// FailingAfter is how many checks and attempts of an author in a row must fail for a
+// passing reason before the author is paused as unreachable.
+const FailingAfter = 8
 
 // Authors returns a snapshot of every author the engine has met, in id order. The
 // integration watcher turns paused authors into conditions shown to staff.
@@ -104,7 +116,7 @@ func (e *Engine) eligible(name string) bool {
 	defer e.mu.Unlock()
 	a := e.author(name)
 	if a.health == Healthy {
-		return true
+		return !time.Now().Before(e.holdUntil)
 	}
 	a.wanted = true
 	return false
@@ -125,7 +137,7 @@ func (e *Engine) due(now time.Time) []string {
 	defer e.mu.Unlock()
 	var names []string
 	for name, a := range e.authors {
-		if a.recheck || (a.wanted && (a.health == Unknown || (a.health == Paused && !a.next.IsZero() && !now.Before(a.next)))) {
+		if a.recheck || (a.wanted && a.probeDue(now)) {
 			names = append(names, name)
 		}
 	}
@@ -133,26 +145,39 @@ func (e *Engine) due(now time.Time) []string {
 	return names
 }
 
-// probesWaiting reports whether an author seen in this pass waits for a first probe.
+// probeDue reports whether the author's probe is due at now (records waiting aside): a new
+// author's at once unless a passing failure put it off, a paused one's at its time.
+func (a *author) probeDue(now time.Time) bool {
+	switch a.health {
+	case Unknown:
+		return !now.Before(a.next)
+	case Paused:
+		return !a.next.IsZero() && !now.Before(a.next)
+	}
+	return false
+}
+
+// probesWaiting reports whether an author seen in this pass waits for a probe due now.
 func (e *Engine) probesWaiting() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	now := time.Now()
 	for _, a := range e.authors {
-		if a.recheck || (a.wanted && a.health == Unknown) {
+		if a.recheck || (a.wanted && a.health == Unknown && a.probeDue(now)) {
 			return true
 		}
 	}
 	return false
 }
 
-// nextProbe returns when the earliest paused author with records waiting is due a probe.
+// nextProbe returns when the earliest author with records waiting is due a probe.
 func (e *Engine) nextProbe() time.Time {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var next time.Time
 	for _, a := range e.authors {
-		if a.wanted && a.health == Paused && !a.next.IsZero() && (next.IsZero() || a.next.Before(next)) {
-			next = a.next
+		if a.wanted && a.health != Healthy && !a.next.IsZero() {
+			next = earliest(next, a.next)
 		}
 	}
 	return next
@@ -174,14 +199,42 @@ func (e *Engine) probeDue(ctx context.Context) {
 		e.author(name).recheck = false
 		e.mu.Unlock()
 		if err != nil {
-			e.pause(name, asClinical("Probe", err))
+			ce := asClinical("Probe", err)
+			if action(ce.Kind) == retry {
+				e.probeFailedForNow(name, ce)
+				continue
+			}
+			e.pause(name, ce)
 			continue
 		}
 		e.healthy(name)
 	}
 }
 
+// probeFailedForNow notes a probe that failed for a passing reason: it proves nothing of the
+// author's integration, so their health (or the cause of their pause) stands, and the probe
+// is tried again after a short back-off, unless the clinical system has stopped answering
+// (passingFailure pauses the author then).
+func (e *Engine) probeFailedForNow(name string, ce *clinical.Error) {
+	e.passingFailure(name, ce)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a := e.author(name)
+	a.probeFailures++
+	next := time.Now().Add(e.cfg.CheckRetry.Delay(a.probeFailures, rand.Float64()))
+	if a.health != Paused || a.next.IsZero() || next.Before(a.next) {
+		a.next = next
+	}
+}
+
 func (e *Engine) healthy(name string) {
+	if e.setHealthy(name) {
+		e.healthChanged()
+	}
+}
+
+// setHealthy marks an author healthy and reports whether their health changed.
+func (e *Engine) setHealthy(name string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	a := e.author(name)
@@ -191,10 +244,80 @@ func (e *Engine) healthy(name string) {
 		// filing succeeds.
 		a.pauses = 0
 	}
+	a.unanswered, a.failing, a.probeFailures = 0, 0, 0
 	if a.health != Healthy {
 		a.health, a.err, a.since, a.next = Healthy, nil, time.Now(), time.Time{}
 		e.log.Info("author healthy: filing", "author", name)
+		return true
 	}
+	return false
+}
+
+// healthChanged tells Config.OnHealth; the engine's lock is not held.
+func (e *Engine) healthChanged() {
+	if e.cfg.OnHealth != nil {
+		e.cfg.OnHealth()
+	}
+}
+
+// answered notes that a check or attempt for the author succeeded.
+func (e *Engine) answered(name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a := e.author(name)
+	a.unanswered, a.failing = 0, 0
+}
+
+// passingFailure notes a failure that retrying may mend: the clinical system's request to
+// wait (Retry-After) holds every call until then, and calls going unanswered
+// Config.UnreachableAfter times in a row pause the author as unreachable.
+func (e *Engine) passingFailure(name string, ce *clinical.Error) {
+	if ce.RetryAfter > 0 {
+		e.mu.Lock()
+		if until := time.Now().Add(min(ce.RetryAfter, maxRetryAfter)); until.After(e.holdUntil) {
+			e.holdUntil = until
+			e.log.Info("the clinical system asked the agent to wait", "seconds", ce.RetryAfter.Seconds())
+		}
+		e.mu.Unlock()
+	}
+	e.mu.Lock()
+	a := e.author(name)
+	a.failing++
+	if unanswered(ce) {
+		a.unanswered++
+	} else {
+		a.unanswered = 0
+	}
+	stop := a.unanswered >= e.cfg.UnreachableAfter || a.failing >= FailingAfter
+	e.mu.Unlock()
+	if stop {
+		e.pause(name, ce)
+	}
+}
+
+// maxRetryAfter bounds how long a Retry-After can hold filing.
+const maxRetryAfter = 10 * time.Minute
+
+// unanswered reports whether a passing failure means the clinical system could not be
+// reached: no answer at all, or a gateway's or an overloaded server's.
+func unanswered(ce *clinical.Error) bool {
+	switch ce.Status {
+	case 0:
+		return ce.Cause != clinical.CauseAttachmentUnreadable
+	case 502, 503, 504:
+		return true
+	}
+	return false
+}
+
+// heldUntil returns when the clinical system's request to wait ends (zero: none holds).
+func (e *Engine) heldUntil() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if time.Now().Before(e.holdUntil) {
+		return e.holdUntil
+	}
+	return time.Time{}
 }
 
 // filed notes that an author's filing succeeded: their integration works end to end, and
@@ -202,12 +325,20 @@ func (e *Engine) healthy(name string) {
 func (e *Engine) filed(name string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.author(name).pauses = 0
+	a := e.author(name)
+	a.pauses, a.unanswered, a.failing = 0, 0, 0
 }
 
 // pause holds an author's records until a probe succeeds. A clinician who must link again is
 // probed only on Recheck; any other cause is probed again with back-off.
 func (e *Engine) pause(name string, err *clinical.Error) {
+	if e.setPaused(name, err) {
+		e.healthChanged()
+	}
+}
+
+// setPaused pauses an author and reports whether their health or its cause changed.
+func (e *Engine) setPaused(name string, err *clinical.Error) (changed bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	a := e.author(name)
@@ -215,13 +346,16 @@ func (e *Engine) pause(name string, err *clinical.Error) {
 	if a.health != Paused || a.err == nil || a.err.Code() != err.Code() {
 		a.since = now
 		e.log.Warn("author paused: filing held", "author", name, "code", err.Code(), "detail", err.Detail())
+		changed = true
 	}
+	a.unanswered, a.failing = 0, 0
 	a.health, a.err = Paused, err
 	a.pauses++
 	a.next = time.Time{}
 	if !errors.Is(err, clinical.ErrNotLinked) && !errors.Is(err, clinical.ErrRelinkNeeded) {
 		a.next = now.Add(e.cfg.Reprobe.Delay(a.pauses, rand.Float64()))
 	}
+	return changed
 }
 
 // asClinical returns err as a *clinical.Error; any other error is a passing failure of op.
@@ -234,4 +368,45 @@ func asClinical(op string, err error) *clinical.Error {
 		return &clinical.Error{Op: op, Kind: k}
 	}
 	return &clinical.Error{Op: op, Kind: clinical.ErrTransient, Err: err}
+}
+
+// readRetries is how many more times a read (a patient search, a consultation look-up) that
+// failed for a passing reason is tried at once, within the same check or attempt, before
+// the failure counts: a read changes nothing, so repeating it is always safe.
+const readRetries = 2
+
+// readRetryDelay is the wait before read retry n (0 first): between half and all of base,
+// then of twice base.
+func readRetryDelay(base time.Duration, n int) time.Duration {
+	d := base << n
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// read runs a read of the clinical system, trying it again at once after a passing
+// failure (at most readRetries times, and only when an asked-for Retry-After is short).
+func read[T any](ctx context.Context, e *Engine, op string, fn func() (T, error)) (T, error) {
+	for n := 0; ; n++ {
+		v, err := fn()
+		if err == nil || n == readRetries || ctx.Err() != nil {
+			return v, err
+		}
+		ce := asClinical(op, err)
+		if ce.Kind != clinical.ErrTransient {
+			return v, err
+		}
+		d := readRetryDelay(e.cfg.ReadRetry, n)
+		if ce.RetryAfter > 0 {
+			if ce.RetryAfter > 2*time.Second {
+				return v, err // a longer wait holds the engine (passingFailure)
+			}
+			d = max(d, ce.RetryAfter)
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return v, err
+		case <-t.C:
+		}
+	}
 }

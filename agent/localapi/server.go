@@ -4,8 +4,9 @@
 // Every connection is identified (the pipe client's token, the socket peer's credentials)
 // and every request authorised by what it asks for:
 //
-//   - anyone at the PC: the overall status, the watch stream, the queue list (no patient
-//     data), a record's summary and audit trail, the metrics, their own link;
+//   - anyone at the PC: the overall status, the watch stream, a probe of the integration
+//     (shared and bounded: package probe), the queue list (no patient data), a record's
+//     summary and audit trail, the metrics, their own link;
 //   - the record's clinician (the OS user linked to the clinical user who wrote it): its
 //     patient content, attachments and reason text, the clinical system's match for its
 //     patient, confirm, reject;
@@ -30,6 +31,7 @@ import (
 	"github.com/writeback-agent/wbagent/agent/clinical"
 	"github.com/writeback-agent/wbagent/agent/link"
 	"github.com/writeback-agent/wbagent/agent/localapi/apitype"
+	"github.com/writeback-agent/wbagent/agent/probe"
 	"github.com/writeback-agent/wbagent/agent/queue"
 	"github.com/writeback-agent/wbagent/agent/safesocket"
 	"github.com/writeback-agent/wbagent/agent/status"
@@ -44,6 +46,9 @@ type Options struct {
 	Metrics http.Handler
 	// Diag writes the diagnostics bundle (a zip) to w.
 	Diag func(ctx context.Context, w io.Writer) error
+	// Probe checks the integration now (probe.Registry.Run); nil: POST /probe answers with
+	// no checks and the current status.
+	Probe func(ctx context.Context) (probe.Result, error)
 	// Identify says who is at the other end of a connection; nil means
 	// safesocket.PeerIdentity. Tests replace it to play several OS users.
 	Identify func(net.Conn) (safesocket.Identity, error)
@@ -116,6 +121,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+apitype.PathLink, s.postLink)
 	mux.HandleFunc("DELETE "+apitype.PathLink, s.deleteLink)
 	mux.HandleFunc("GET "+apitype.PathDiag, s.diag)
+	mux.HandleFunc("POST "+apitype.PathProbe, s.probe)
 	mux.Handle("GET "+apitype.PathMetrics, s.opts.Metrics)
 	return mux
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/writeback-agent/wbagent/agent/localapi"
 	"github.com/writeback-agent/wbagent/agent/metrics"
 	"github.com/writeback-agent/wbagent/agent/paths"
+	"github.com/writeback-agent/wbagent/agent/probe"
 	"github.com/writeback-agent/wbagent/agent/queue"
 	"github.com/writeback-agent/wbagent/agent/safesocket"
 	"github.com/writeback-agent/wbagent/agent/seal"
@@ -37,6 +38,12 @@ const DefaultStopGrace = 5 * time.Second
 // apiStopTimeout bounds how long requests in progress may take when the service stops: long
 // enough for an unlink to finish revoking the sign-in at the clinical system.
 const apiStopTimeout = link.RevokeTimeout + time.Second
+
+// FilingRetry is the queue's back-off between filing attempts that failed for a passing
+// reason: about 0.75–1.5 s, then 1.1–2.3 s, 1.7–3.4 s … (×1.5) up to every 30 minutes, and
+// attention after 20 failures in a row (after about 1 to 1.5 hours). A failure of the integration is not
+// counted (the engine releases the record and pauses its author instead).
+var FilingRetry = queue.RetryPolicy{Initial: 1500 * time.Millisecond, Max: 30 * time.Minute, Multiplier: 1.5, Jitter: 0.5, MaxAttempts: 20}
 
 // CodeComponentStopped is the condition reported when a component stops on its own.
 // Serialised: never change it.
@@ -75,6 +82,9 @@ type Env struct {
 	// Patients is where the component that reaches the clinical system offers its patient
 	// look-up to the local API (Patients.Set).
 	Patients *PatientLookup
+	// Probes is where a component that watches a link registers how to check it now
+	// (POST /probe, wbagent doctor).
+	Probes *probe.Registry
 }
 
 // Options configure Start.
@@ -148,7 +158,7 @@ func Start(opts Options) (_ *Service, err error) {
 	statusChanged := func() { b.Publish(bus.Event{Status: true}) }
 	s.board = condition.NewBoard(statusChanged)
 	s.queue, err = queue.Open(queue.Options{
-		Dir: opts.DataDir, Key: key, Logger: log, Retention: opts.Config.Retention(),
+		Dir: opts.DataDir, Key: key, Logger: log, Retention: opts.Config.Retention(), Retry: FilingRetry,
 		OnChange: func(changes []queue.Change) {
 			ids := make([]uint64, len(changes))
 			for i, c := range changes {
@@ -181,8 +191,9 @@ func Start(opts Options) (_ *Service, err error) {
 	s.background.Go(func() { m.Run(bg, sub) })
 
 	patients := &PatientLookup{}
+	probes := probe.New()
 	s.api = localapi.New(localapi.Options{
-		Queue: s.queue, Links: links, Status: reporter, Bus: b, Metrics: m.Handler(),
+		Queue: s.queue, Links: links, Status: reporter, Bus: b, Metrics: m.Handler(), Probe: probes.Run,
 		Identify: opts.Identify, Logger: log, Version: opts.Version, FindPatients: patients.FindPatients,
 		Diag: func(ctx context.Context, w io.Writer) error {
 			rep, err := reporter.Report()
@@ -207,7 +218,7 @@ func Start(opts Options) (_ *Service, err error) {
 	compCtx, cancelComp := context.WithCancel(context.Background())
 	s.cancelComp = cancelComp
 	env := Env{Config: opts.Config, Queue: s.queue, Links: links, Conditions: s.board, Bus: b, Logger: log,
-		DataDir: opts.DataDir, Sealer: sealer, Patients: patients}
+		DataDir: opts.DataDir, Sealer: sealer, Patients: patients, Probes: probes}
 	for _, c := range opts.Components {
 		s.components.Go(func() { s.runComponent(compCtx, c, env) })
 	}

@@ -36,6 +36,9 @@ type Options struct {
 	LogDir     string
 	// Configure, if set, changes the configuration before the service starts.
 	Configure func(*config.Config)
+	// SimLogger, if set, receives the simulator's logs (its Partner API calls, never
+	// patient data).
+	SimLogger *slog.Logger
 }
 
 // Stack is a running simulator and service.
@@ -56,7 +59,7 @@ func Start(t testing.TB, opts Options) *Stack {
 	t.Helper()
 	s := &Stack{}
 	var err error
-	s.Sim, err = sim.New(sim.Config{})
+	s.Sim, err = sim.New(sim.Config{Logger: opts.SimLogger})
 	if err != nil {
 		t.Fatal(err)
 	}

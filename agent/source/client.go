@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 )
 
@@ -38,17 +37,19 @@ func NewClient(base, ods, credential string, hc *http.Client) *Client {
 	return &Client{base: base, ods: ods, credential: credential, hc: hc}
 }
 
-// Pull returns the next page of writebacks after cursor ("" from the start).
+// Pull returns the next page of writebacks after cursor ("" from the start), within the
+// caps of PullEach.
 func (c *Client) Pull(ctx context.Context, cursor string, limit int) (*platformapi.Page, error) {
-	q := url.Values{"limit": {strconv.Itoa(limit)}}
-	if cursor != "" {
-		q.Set("cursor", cursor)
-	}
-	var p platformapi.Page
-	if err := c.do(ctx, "pull", http.MethodGet, "/writebacks?"+q.Encode(), nil, &p); err != nil {
+	p := &platformapi.Page{}
+	next, _, err := c.PullEach(ctx, cursor, limit, func(it platformapi.Item) error {
+		p.Items = append(p.Items, it)
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	return &p, nil
+	p.NextCursor = next
+	return p, nil
 }
 
 // Ack acknowledges jobs the agent has queued durably.
@@ -62,17 +63,34 @@ func (c *Client) Report(ctx context.Context, outs []platformapi.Outcome) error {
 }
 
 func (c *Client) do(ctx context.Context, op, method, path string, body, out any) error {
+	resp, err := c.send(ctx, op, method, path, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return nil
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out); err != nil {
+		return fmt.Errorf("platform %s: read answer: %w", op, err)
+	}
+	return nil
+}
+
+// send sends a request and returns a successful answer, whose body the caller closes.
+func (c *Client) send(ctx context.Context, op, method, path string, body any) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return fmt.Errorf("platform %s: %w", op, err)
+			return nil, fmt.Errorf("platform %s: %w", op, err)
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+platformapi.Prefix+"/practices/"+url.PathEscape(c.ods)+path, rd)
 	if err != nil {
-		return fmt.Errorf("platform %s: %w", op, err)
+		return nil, fmt.Errorf("platform %s: %w", op, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.credential)
 	if body != nil {
@@ -84,18 +102,12 @@ func (c *Client) do(ctx context.Context, op, method, path string, body, out any)
 		if errors.As(err, &ue) {
 			err = ue.Err // the URL is harmless, but keep errors short and uniform
 		}
-		return fmt.Errorf("platform %s: %w", op, err)
+		return nil, fmt.Errorf("platform %s: %w", op, err)
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return &StatusError{Op: op, Status: resp.StatusCode}
+		resp.Body.Close()
+		return nil, &StatusError{Op: op, Status: resp.StatusCode}
 	}
-	if out == nil {
-		return nil
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 512<<20)).Decode(out); err != nil {
-		return fmt.Errorf("platform %s: read answer: %w", op, err)
-	}
-	return nil
+	return resp, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/writeback-agent/wbagent/agent/condition"
 	"github.com/writeback-agent/wbagent/agent/config"
+	"github.com/writeback-agent/wbagent/agent/probe"
 	"github.com/writeback-agent/wbagent/agent/queue"
 	"github.com/writeback-agent/wbagent/agent/service"
 	"github.com/writeback-agent/wbagent/agent/writeback"
@@ -23,6 +24,9 @@ import (
 const (
 	CodeInvalidDocument = "invalid-document"
 	CodeJobIDMismatch   = "job-id-mismatch"
+	// CodeJobConflict is the reason of a "conflict" outcome: the job id was sent again with
+	// other content.
+	CodeJobConflict = "job-resent-with-different-content"
 )
 
 // DefaultBackoff waits about 1 s, 2 s, 4 s … at most 5 minutes between tries while the
@@ -98,12 +102,21 @@ func (c Component) Run(ctx context.Context, env service.Env) error {
 				"As an administrator, run: wbagentd enrol --credential-file FILE\n" +
 				"Delete the file, then restart the Writeback Agent service.",
 		}})
+		if env.Probes != nil {
+			env.Probes.Register(probeSubject, probeTitle, func(context.Context) []probe.Check {
+				return []probe.Check{{Subject: probeSubject, Title: probeTitle, Code: CodeNotEnrolled,
+					Detail: "Writeback Agent is not enrolled with the platform: no writebacks are pulled"}}
+			})
+		}
 		<-ctx.Done()
 		return nil
 	}
 	env.Conditions.Set(c.Name(), nil)
 	l := &loop{c: c, env: env, cl: NewClient(cfg.URL, env.Config.Practice.ODS, cred, c.HTTPClient),
-		log: env.Logger.With("component", "source")}
+		log: env.Logger.With("component", "source"), health: newHealth(env.Conditions, c.Name())}
+	if env.Probes != nil {
+		env.Probes.Register(probeSubject, probeTitle, l.probe)
+	}
 	done := make(chan struct{})
 	go func() { defer close(done); l.report(ctx) }()
 	l.pull(ctx)
@@ -112,10 +125,11 @@ func (c Component) Run(ctx context.Context, env service.Env) error {
 }
 
 type loop struct {
-	c   Component
-	env service.Env
-	cl  *Client
-	log *slog.Logger
+	c      Component
+	env    service.Env
+	cl     *Client
+	log    *slog.Logger
+	health *health
 }
 
 // sleep waits d or until ctx ends; it reports whether to go on.
@@ -134,15 +148,16 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (l *loop) pull(ctx context.Context) {
 	cursor, failures := "", 0
 	for ctx.Err() == nil {
-		page, err := l.cl.Pull(ctx, cursor, platformapi.DefaultLimit)
-		if err == nil {
-			err = l.take(ctx, page)
-		}
+		next, n, err := l.take(ctx, cursor)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			failures++
+			var local *localError
+			if !errors.As(err, &local) {
+				l.health.pullFailed(err, false) // the agent's own store failing is not the platform's fault
+			}
 			if failures == 1 || failures%10 == 0 {
 				l.log.Warn("platform pull failed; retrying with back-off", "err", err, "failures", failures)
 			}
@@ -150,24 +165,23 @@ func (l *loop) pull(ctx context.Context) {
 			continue
 		}
 		failures = 0
-		if len(page.Items) > 0 {
-			cursor = page.NextCursor
+		l.health.pullOK()
+		if n > 0 {
+			cursor = next
 		}
-		if len(page.Items) < platformapi.DefaultLimit {
+		if n < platformapi.DefaultLimit {
 			sleep(ctx, l.c.Poll)
 		}
 	}
 }
 
-// take queues a page in one transaction, reports the documents that cannot be queued, and
-// only then acknowledges the page.
-func (l *loop) take(ctx context.Context, page *platformapi.Page) error {
-	if len(page.Items) == 0 {
-		return nil
-	}
+// take pulls the page after cursor as a stream, queues it in one transaction, reports the
+// documents that cannot be queued and the jobs sent again with other content, and only
+// then acknowledges the page. It returns the page's next cursor and its item count.
+func (l *loop) take(ctx context.Context, cursor string) (string, int, error) {
 	var subs []queue.Submission
-	var invalid []platformapi.Outcome
-	ids := make([]string, 0, len(page.Items))
+	var outs []platformapi.Outcome
+	var ids []string
 	discard := func() {
 		for _, s := range subs {
 			if s.Stage != nil {
@@ -175,7 +189,8 @@ func (l *loop) take(ctx context.Context, page *platformapi.Page) error {
 			}
 		}
 	}
-	for _, it := range page.Items {
+	now := func() string { return time.Now().UTC().Format(time.RFC3339) }
+	next, n, err := l.cl.PullEach(ctx, cursor, platformapi.DefaultLimit, func(it platformapi.Item) error {
 		ids = append(ids, it.JobID)
 		st := l.env.Queue.NewStage()
 		doc, err := writeback.Decode(bytes.NewReader(it.Document), st)
@@ -184,40 +199,56 @@ func (l *loop) take(ctx context.Context, page *platformapi.Page) error {
 		case errors.As(err, &ve):
 			st.Discard()
 			l.log.Warn("platform sent an invalid writeback", "job", it.JobID, "problems", ve.Error())
-			invalid = append(invalid, platformapi.Outcome{JobID: it.JobID, State: platformapi.OutcomeInvalid, ReasonCode: CodeInvalidDocument})
-			continue
+			outs = append(outs, platformapi.Outcome{JobID: it.JobID, State: platformapi.OutcomeInvalid, ReasonCode: CodeInvalidDocument, At: now()})
+			return nil
 		case err != nil:
 			st.Discard()
-			discard()
-			return fmt.Errorf("source: store job %s: %w", it.JobID, err)
+			return &localError{fmt.Errorf("source: store job %s: %w", it.JobID, err)}
 		case doc.JobID != it.JobID:
 			st.Discard()
-			invalid = append(invalid, platformapi.Outcome{JobID: it.JobID, State: platformapi.OutcomeInvalid, ReasonCode: CodeJobIDMismatch})
-			continue
+			outs = append(outs, platformapi.Outcome{JobID: it.JobID, State: platformapi.OutcomeInvalid, ReasonCode: CodeJobIDMismatch, At: now()})
+			return nil
 		}
 		subs = append(subs, queue.Submission{Doc: doc, Stage: st})
+		return nil
+	})
+	if err != nil {
+		discard()
+		return "", 0, err
+	}
+	if n == 0 {
+		return next, 0, nil
 	}
 	if len(subs) > 0 {
 		res, err := l.env.Queue.EnqueueBatch(ctx, subs, actor)
 		if err != nil {
 			discard()
-			return fmt.Errorf("source: queue page: %w", err)
+			return "", 0, &localError{fmt.Errorf("source: queue page: %w", err)}
 		}
 		for _, r := range res {
 			if r.Conflict {
-				l.log.Warn("platform resent a job with different content; the first is kept", "job", r.JobID, "record", r.ID)
+				l.log.Warn("platform resent a job with different content; the first is kept and the platform told", "job", r.JobID, "record", r.ID)
+				outs = append(outs, platformapi.Outcome{JobID: r.JobID, State: platformapi.OutcomeConflict, ReasonCode: CodeJobConflict, At: now()})
+				l.health.conflict(r.JobID, r.ID)
 			}
 		}
 	}
-	// Invalid writebacks were never queued: they are reported, then acknowledged with the
-	// page, so the platform does not offer them again (a repeat report is harmless).
-	if len(invalid) > 0 {
-		if err := l.cl.Report(ctx, invalid); err != nil {
-			return err
+	// Invalid and conflicting documents were never queued: they are reported, then
+	// acknowledged with the page, so the platform does not offer them again (a repeat
+	// report is harmless).
+	if len(outs) > 0 {
+		if err := l.cl.Report(ctx, outs); err != nil {
+			return "", 0, err
 		}
 	}
-	return l.cl.Ack(ctx, ids)
+	return next, n, l.cl.Ack(ctx, ids)
 }
+
+// localError is a failure of the agent's own (its store), not of the platform.
+type localError struct{ err error }
+
+func (e *localError) Error() string { return e.err.Error() }
+func (e *localError) Unwrap() error { return e.err }
 
 // outcomeOf returns the outcome to report for a record, if it has one.
 func outcomeOf(r *queue.Record) (platformapi.Outcome, bool) {

@@ -26,6 +26,15 @@ const (
 	CodeAccessDenied            = "clinical-access-denied"
 )
 
+// Codes lists every condition code the watcher reports.
+var Codes = []string{CodeUnreachable, CodeApplicationNotActivated, CodeUserNotEnabled, CodeLoginAccess,
+	CodeAccountDisabled, CodeSessionPredatesAccess, CodeSessionEnded, CodeRoleCannotFile, CodeAuthorNotLinked,
+	CodeUserIDUnknown, CodeLinkChanged, CodeWrongPractice, CodeAccessDenied}
+
+// SystemCodes are the codes that concern every clinician at once (the clinical system, the
+// application, the practice), whoever they name.
+var SystemCodes = []string{CodeUnreachable, CodeApplicationNotActivated, CodeWrongPractice}
+
 // Source is the name the watcher reports under on the condition board.
 const Source = "watch"
 

@@ -235,3 +235,58 @@ func TestCheckUserID(t *testing.T) {
 		}
 	}
 }
+
+// seqProber fails each probe with the next error of its list (nil: passes), then passes.
+type seqProber struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (p *seqProber) Probe(context.Context, string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.errs) == 0 {
+		return nil
+	}
+	err := p.errs[0]
+	p.errs = p.errs[1:]
+	return err
+}
+
+// A single lost answer between passing probes is confirmed by another probe before it is
+// shown: staff are not told the clinical system is unreachable for one dropped call; two in a
+// row are shown.
+func TestAPassingProbeFailureIsConfirmedBeforeItShows(t *testing.T) {
+	lost := errors.New("read: connection reset by peer")
+	p := &seqProber{errs: []error{nil, lost, nil, lost, lost}}
+	b := bus.New()
+	board := condition.NewBoard(func() { b.Publish(bus.Event{Status: true}) })
+	var shown atomic.Int32
+	sub := b.Subscribe(0)
+	defer sub.Close()
+	go func() {
+		for range sub.Ready() {
+			sub.Take()
+			if hasCode(board.All(), CodeUnreachable) {
+				shown.Add(1)
+			}
+		}
+	}()
+	w, err := New(Config{Prober: p, Healthy: 10 * time.Millisecond, Backoff: fast, Board: board, Bus: b, Queue: noRecords{},
+		Links: fakeLinks{accounts: []link.Account{{ClinicalUserID: "10001", Name: "Dr A"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	// pass, lost (doubted), pass (2 s later): never shown …
+	time.Sleep(confirmAfter + 500*time.Millisecond)
+	if shown.Load() != 0 {
+		t.Fatal("one lost answer was shown as unreachable")
+	}
+	// … lost, lost (confirmed): shown.
+	waitFor(t, board, CodeUnreachable, true)
+	waitFor(t, board, CodeUnreachable, false)
+}

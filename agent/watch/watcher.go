@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -16,18 +17,19 @@ import (
 	"github.com/writeback-agent/wbagent/agent/condition"
 	"github.com/writeback-agent/wbagent/agent/filer"
 	"github.com/writeback-agent/wbagent/agent/link"
+	"github.com/writeback-agent/wbagent/agent/probe"
 	"github.com/writeback-agent/wbagent/agent/queue"
 )
 
 // Defaults for Config.
 const (
-	DefaultHealthyInterval = 10 * time.Minute
+	DefaultHealthyInterval = time.Minute
 	DefaultProbeTimeout    = 30 * time.Second
 	DefaultLinkChangedFor  = 10 * time.Minute
 )
 
 // DefaultBackoff probes a failing clinician again after about 15 s, then 30 s, 1, 2 …
-// minutes, at most every 5 minutes.
+// minutes, at most every 5 minutes, and never less often than a healthy one (Healthy).
 var DefaultBackoff = queue.RetryPolicy{Initial: 15 * time.Second, Max: 5 * time.Minute, Multiplier: 2, Jitter: 0.2}
 
 // Prober checks a clinician's integration (clinical.System's Probe).
@@ -64,11 +66,11 @@ type Config struct {
 	// System is the clinical system (SystemEMIS, the default, or SystemVision): it selects
 	// the texts of the conditions.
 	System string
-	// Healthy is how often a clinician whose probe passes is probed again (default 10
-	// minutes, with 20% jitter).
+	// Healthy is how often a clinician whose probe passes is probed again (default 1
+	// minute, config watch.probe_seconds; each wait shortened by up to 20% at random).
 	Healthy time.Duration
 	// Backoff is the back-off between probes of a failing clinician (MaxAttempts unused);
-	// the zero value means DefaultBackoff.
+	// the zero value means DefaultBackoff. It never waits longer than Healthy.
 	Backoff queue.RetryPolicy
 	// ProbeTimeout bounds one probe (default 30 s).
 	ProbeTimeout time.Duration
@@ -90,6 +92,15 @@ type Watcher struct {
 	pausedSince map[string]time.Time
 	role        map[string]bool // authors whose role could not file, until one filing succeeds
 	published   []condition.Condition
+
+	wake   chan struct{}     // Wake: the engine's authors changed; capacity 1
+	probes chan probeRequest // ProbeNow's requests
+}
+
+// probeRequest asks the watcher's loop to probe every clinician now.
+type probeRequest struct {
+	ctx   context.Context
+	reply chan []probe.Check // capacity 1
 }
 
 type clinician struct {
@@ -98,7 +109,14 @@ type clinician struct {
 	probed   bool
 	failures int
 	next     time.Time
+	passedAt time.Time // when a probe last passed
+	// doubt is a passing failure not yet shown: it is confirmed by a second probe soon after.
+	doubt *clinical.Error
 }
+
+// confirmAfter is how soon a probe that failed for a passing reason is repeated before the
+// failure is shown: a single lost answer on a flaky network is not a condition.
+const confirmAfter = 2 * time.Second
 
 // New returns a watcher.
 func New(cfg Config) (*Watcher, error) {
@@ -117,6 +135,10 @@ func New(cfg Config) (*Watcher, error) {
 	if cfg.Backoff.Initial <= 0 {
 		cfg.Backoff = DefaultBackoff
 	}
+	// A failing clinician is probed at least as often as a healthy one, so that a fix is
+	// seen within the probe interval too.
+	cfg.Backoff.Max = min(cfg.Backoff.Max, cfg.Healthy)
+	cfg.Backoff.Initial = min(cfg.Backoff.Initial, cfg.Backoff.Max)
 	if cfg.ProbeTimeout <= 0 {
 		cfg.ProbeTimeout = DefaultProbeTimeout
 	}
@@ -130,7 +152,35 @@ func New(cfg Config) (*Watcher, error) {
 	return &Watcher{cfg: cfg, log: log.With("component", Source),
 		clinicians: map[string]*clinician{}, linkedAt: map[string]time.Time{}, osLinks: map[string]string{},
 		changed: map[string]time.Time{}, paused: map[string]*clinical.Error{}, pausedSince: map[string]time.Time{},
-		role: map[string]bool{}}, nil
+		role: map[string]bool{}, wake: make(chan struct{}, 1), probes: make(chan probeRequest)}, nil
+}
+
+// Wake tells the watcher that the filing engine's authors changed (filer.Config.OnHealth):
+// it looks at once, so that a pause, or its end, shows within moments. It never blocks and
+// is safe for concurrent use.
+func (w *Watcher) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// ProbeNow probes every linked clinician now, shows what it found (as conditions, at
+// once) and returns a check per clinician, and one per author the engine holds who is not
+// linked. It is safe for concurrent use; ctx bounds the wait and the probes.
+func (w *Watcher) ProbeNow(ctx context.Context) []probe.Check {
+	req := probeRequest{ctx: ctx, reply: make(chan []probe.Check, 1)}
+	select {
+	case w.probes <- req:
+	case <-ctx.Done():
+		return nil
+	}
+	select {
+	case checks := <-req.reply:
+		return checks
+	case <-ctx.Done():
+		return nil
+	}
 }
 
 // Run watches until ctx ends. It sleeps on the bus and one timer between probes.
@@ -156,9 +206,84 @@ func (w *Watcher) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-timer.C:
+		case <-w.wake:
+		case req := <-w.probes:
+			req.reply <- w.probeAll(ctx, req.ctx)
 		case <-sub.Ready():
 			w.noteRecords(sub.Take())
 		}
+	}
+}
+
+// probeAll probes every linked clinician now (a passing failure is confirmed by a second
+// probe first), publishes and returns the checks.
+func (w *Watcher) probeAll(ctx, reqCtx context.Context) []probe.Check {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(reqCtx, cancel)
+	defer stop()
+	now := time.Now()
+	w.refreshLinks(now)
+	w.refreshEngine(now)
+	var checks []probe.Check
+	for _, id := range slices.Sorted(maps.Keys(w.clinicians)) {
+		c := w.clinicians[id]
+		err := w.probeOne(ctx, id)
+		if err != nil && ctx.Err() == nil && asClinical(err).Kind == clinical.ErrTransient {
+			if sleepCtx(ctx, confirmAfter/2) {
+				err = w.probeOne(ctx, id)
+			}
+		}
+		check := probe.Check{Subject: "clinician:" + id, Title: displayName(id, c.name) + "'s sign-in to " + w.systemName()}
+		if ctx.Err() != nil {
+			check.Code, check.Detail = probe.CodeTimeout, "the clinical system did not answer in time"
+			checks = append(checks, check)
+			continue
+		}
+		c.doubt = nil
+		w.probedNow(c, err, true)
+		if err == nil {
+			check.OK = true
+		} else {
+			check.Code = codeFor(c.err)
+			check.Detail = describe(check.Code, []string{displayName(id, c.name)}, w.cfg.System == SystemVision).Title
+		}
+		checks = append(checks, check)
+	}
+	for _, author := range slices.Sorted(maps.Keys(w.paused)) {
+		if w.clinicians[author] != nil || w.relinkNeeded(author) {
+			continue
+		}
+		code := w.pausedCode(author, w.paused[author])
+		checks = append(checks, probe.Check{Subject: "clinician:" + author,
+			Title: displayName(author, "") + "'s sign-in to " + w.systemName(), Code: code,
+			Detail: describe(code, []string{displayName(author, "")}, w.cfg.System == SystemVision).Title})
+	}
+	w.publish(time.Now())
+	return checks
+}
+
+func (w *Watcher) systemName() string {
+	if w.cfg.System == SystemVision {
+		return "Vision"
+	}
+	return "EMIS"
+}
+
+func (w *Watcher) probeOne(ctx context.Context, id string) error {
+	pctx, cancel := context.WithTimeout(ctx, w.cfg.ProbeTimeout)
+	defer cancel()
+	return w.cfg.Prober.Probe(pctx, id)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
@@ -219,6 +344,11 @@ func (w *Watcher) refreshEngine(now time.Time) {
 	}
 	for _, a := range w.cfg.Engine.Authors() {
 		if a.Health != filer.Paused || a.Err == nil {
+			if _, was := w.paused[a.Author]; was {
+				if c := w.clinicians[a.Author]; c != nil && c.err != nil {
+					c.next = now // filing resumed: a failure the watcher saw is looked at again
+				}
+			}
 			delete(w.paused, a.Author)
 			delete(w.pausedSince, a.Author)
 			continue
@@ -260,9 +390,7 @@ func (w *Watcher) probeDue(ctx context.Context) {
 		if time.Now().Before(c.next) || ctx.Err() != nil {
 			continue
 		}
-		pctx, cancel := context.WithTimeout(ctx, w.cfg.ProbeTimeout)
-		err := w.cfg.Prober.Probe(pctx, id)
-		cancel()
+		err := w.probeOne(ctx, id)
 		if ctx.Err() != nil {
 			return
 		}
@@ -270,14 +398,29 @@ func (w *Watcher) probeDue(ctx context.Context) {
 	}
 }
 
+// probed records a scheduled probe's result. A passing failure after a probe that passed
+// is held in doubt and confirmed by another probe confirmAfter later before it is shown.
 func (w *Watcher) probed(c *clinician, err error) {
+	if err != nil && c.err == nil && c.doubt == nil {
+		if ce := asClinical(err); ce.Kind == clinical.ErrTransient {
+			c.doubt = ce
+			c.next = time.Now().Add(confirmAfter)
+			return
+		}
+	}
+	c.doubt = nil
+	w.probedNow(c, err, false)
+}
+
+// probedNow records a probe's result as it is. fresh: asked for now (ProbeNow).
+func (w *Watcher) probedNow(c *clinician, err error, fresh bool) {
 	now := time.Now()
 	c.probed = true
 	if err == nil {
 		if c.err != nil {
 			w.log.Info("integration works again", "clinicalUser", c.id)
 		}
-		c.err, c.failures = nil, 0
+		c.err, c.failures, c.passedAt = nil, 0, now
 		c.next = now.Add(jitter(w.cfg.Healthy, 0.2))
 		if w.cfg.Engine != nil && w.paused[c.id] != nil && !errors.Is(w.paused[c.id], clinical.ErrInsufficientRole) {
 			w.cfg.Engine.Recheck(c.id) // filing may resume now rather than at its own re-probe
@@ -290,6 +433,9 @@ func (w *Watcher) probed(c *clinician, err error) {
 	}
 	c.err = ce
 	c.failures++
+	if fresh && !c.next.IsZero() && c.next.Before(now.Add(w.cfg.Backoff.Delay(c.failures, rand.Float64()))) {
+		return // a probe asked for now does not put off the one already due
+	}
 	c.next = now.Add(w.cfg.Backoff.Delay(c.failures, rand.Float64()))
 }
 
@@ -324,19 +470,21 @@ func (w *Watcher) publish(now time.Time) {
 		}
 	}
 	for author, err := range w.paused {
+		if errors.Is(err, clinical.ErrInsufficientRole) {
+			continue // shown through w.role while records wait
+		}
 		if c := w.clinicians[author]; c != nil {
-			continue // the probe's view is fresher; a role shows through w.role
+			// The engine's pause shows at once, until a probe passes after it (the engine is
+			// then told to resume) or fails (its own cause shows instead).
+			if c.err == nil && !c.passedAt.After(w.pausedSince[author]) {
+				add(codeFor(err), displayName(c.id, c.name))
+			}
+			continue
 		}
 		if w.relinkNeeded(author) {
 			continue // package status reports it
 		}
-		code := codeFor(err)
-		if code == CodeAuthorNotLinked && CheckUserID(w.cfg.System, author) != nil {
-			// Nobody can link as an id the clinical system could never have issued: the
-			// platform's Medical Record System User ID for this clinician is wrong.
-			code = CodeUserIDUnknown
-		}
-		add(code, displayName(author, ""))
+		add(w.pausedCode(author, err), displayName(author, ""))
 	}
 	for author := range w.role {
 		if !w.hasRecordsToFile(author) {
@@ -358,6 +506,17 @@ func (w *Watcher) publish(now time.Time) {
 		w.cfg.Board.Set(Source, conds)
 		w.published = conds
 	}
+}
+
+// pausedCode is the condition code of an author the engine paused who is not linked here.
+func (w *Watcher) pausedCode(author string, err *clinical.Error) string {
+	code := codeFor(err)
+	if code == CodeAuthorNotLinked && CheckUserID(w.cfg.System, author) != nil {
+		// Nobody can link as an id the clinical system could never have issued: the
+		// platform's Medical Record System User ID for this clinician is wrong.
+		code = CodeUserIDUnknown
+	}
+	return code
 }
 
 func (w *Watcher) relinkNeeded(id string) bool {

@@ -5,9 +5,7 @@ import (
 	"fmt"
 
 	"github.com/writeback-agent/wbagent/agent/client"
-	"github.com/writeback-agent/wbagent/agent/condition"
 	"github.com/writeback-agent/wbagent/agent/localapi/apitype"
-	"github.com/writeback-agent/wbagent/agent/status"
 )
 
 // runStatus: the overall state. When the service is not running it still prints a status
@@ -61,63 +59,4 @@ func printStatus(inv *invocation, st *apitype.Status) {
 	for _, c := range st.Conditions {
 		printCondition(w, c)
 	}
-}
-
-// Doctor's exit codes.
-const (
-	doctorOK       = 0
-	doctorWarnings = 1
-	doctorBlocking = 2
-)
-
-// checks are the service-side checks doctor lists as passed when their condition is absent.
-var checks = []struct{ code, ok string }{
-	{status.CodeNoClinicianLinked, "At least one clinician is linked on this PC"},
-	{status.CodeRelinkNeeded, "The clinical system accepts every linked clinician's sign-in"},
-	{status.CodeRecordsUnreadable, "Every queued writeback can be decrypted"},
-	{status.CodeRecordsNeedAttention, "No writeback needs attention"},
-}
-
-// runDoctor prints the checklist: what passed, and each condition with its fix. It exits 0
-// when all is well, 1 with warnings, 2 with a blocking condition (the service not running
-// is one).
-func runDoctor(ctx context.Context, inv *invocation) int {
-	ctx, cancel := withTimeout(ctx)
-	defer cancel()
-	w := inv.out
-	st, err := inv.client().Status(ctx)
-	if nr, ok := notRunning(err); ok {
-		inv.fail(err)
-		st = client.OfflineStatus(nr)
-	} else if err != nil {
-		inv.fail(err)
-		return doctorBlocking
-	} else {
-		fmt.Fprintf(w, "[ok] The Writeback Agent service is running (version %s)\n", st.Version)
-	}
-	active := map[string]bool{}
-	for _, c := range st.Conditions {
-		active[c.Code] = true
-	}
-	if st.State != condition.Offline {
-		for _, c := range checks {
-			if !active[c.code] {
-				fmt.Fprintf(w, "[ok] %s\n", c.ok)
-			}
-		}
-	}
-	for _, c := range st.Conditions {
-		printCondition(w, c)
-	}
-	worst, _ := condition.Worst(st.Conditions)
-	switch worst {
-	case condition.Blocking:
-		fmt.Fprintln(w, "Result: blocked — filing does not work until the blocking conditions are fixed.")
-		return doctorBlocking
-	case condition.Warning:
-		fmt.Fprintln(w, "Result: warnings — filing works, but someone needs to act.")
-		return doctorWarnings
-	}
-	fmt.Fprintln(w, "Result: all good.")
-	return doctorOK
 }

@@ -2,97 +2,21 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"slices"
 
-	"golang.org/x/oauth2"
-
-	"github.com/writeback-agent/wbagent/agent/checks"
-	"github.com/writeback-agent/wbagent/agent/clinical"
-	"github.com/writeback-agent/wbagent/agent/clinical/emisx"
-	"github.com/writeback-agent/wbagent/agent/filer"
-	"github.com/writeback-agent/wbagent/agent/link"
+	agentfiling "github.com/writeback-agent/wbagent/agent/filing"
 	"github.com/writeback-agent/wbagent/agent/service"
 	"github.com/writeback-agent/wbagent/agent/watch"
 )
 
-// filing is the service component that checks and files writebacks: the EMIS-X adapter
-// with each clinician's linked sign-in, driven by the filing engine, and the integration
-// watcher that turns the engine's paused authors and its own probes into conditions.
+// filing is the service component that checks and files writebacks (package filing).
 type filing struct {
 	// watch configures the watcher beyond what the service gives (tests shorten its
-	// intervals); Prober, Engine, Links, Queue, Board, Bus and Logger are filled in.
+	// intervals).
 	watch watch.Config
 }
 
-func (filing) Name() string { return "filer" }
+func (filing) Name() string { return agentfiling.Component{}.Name() }
 
 func (f filing) Run(ctx context.Context, env service.Env) error {
-	cfg := env.Config
-	sys, err := emisx.New(cfg.EMISConfig(emisx.Config{
-		BaseURL:       cfg.Clinical.APIURL,
-		ApplicationID: cfg.Clinical.ApplicationID,
-		Sessions:      linkSessions{env.Links},
-		PracticeODS:   cfg.Practice.ODS,
-	}))
-	if err != nil {
-		return fmt.Errorf("filer: %w", err)
-	}
-	if env.Patients != nil {
-		env.Patients.Set(sys.FindPatients)
-		defer env.Patients.Set(nil)
-	}
-	eng, err := filer.New(filer.Config{
-		Queue:  env.Queue,
-		System: sys,
-		Checks: checks.DefaultPolicy(cfg.Practice.ODS),
-		Logger: env.Logger,
-	})
-	if err != nil {
-		return fmt.Errorf("filer: %w", err)
-	}
-	wcfg := f.watch
-	wcfg.Prober, wcfg.Engine, wcfg.Links, wcfg.Queue = sys, eng, env.Links, env.Queue
-	wcfg.Board, wcfg.Bus, wcfg.Logger = env.Conditions, env.Bus, env.Logger
-	watcher, err := watch.New(wcfg)
-	if err != nil {
-		return fmt.Errorf("filer: %w", err)
-	}
-	wctx, stopWatch := context.WithCancel(ctx)
-	watched := make(chan struct{})
-	go func() { defer close(watched); watcher.Run(wctx) }()
-	defer func() { stopWatch(); <-watched }()
-	// Wake the engine on every change: new or confirmed records, and links made or
-	// mended (a paused clinician may be able to file again).
-	sub := env.Bus.Subscribe(0)
-	defer sub.Close()
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-sub.Ready():
-				if ev := sub.Take(); ev.Status || ev.Resync {
-					eng.RecheckPaused()
-				}
-				eng.Notify()
-			}
-		}
-	}()
-	return eng.Run(ctx)
-}
-
-// linkSessions gives the EMIS-X adapter each clinician's tokens from the link store.
-type linkSessions struct{ links *link.Store }
-
-func (s linkSessions) TokenSource(_ context.Context, clinicalUserID string) (oauth2.TokenSource, error) {
-	accounts := s.links.Accounts()
-	i := slices.IndexFunc(accounts, func(a link.Account) bool { return a.ClinicalUserID == clinicalUserID })
-	if i < 0 {
-		return nil, fmt.Errorf("no PC user is linked to clinical user %s: %w", clinicalUserID, clinical.ErrNotLinked)
-	}
-	if accounts[i].RelinkNeeded {
-		return nil, fmt.Errorf("clinical user %s must link again: %w", clinicalUserID, clinical.ErrRelinkNeeded)
-	}
-	return s.links.TokenSource(clinicalUserID), nil
+	return agentfiling.Component{Watch: f.watch}.Run(ctx, env)
 }

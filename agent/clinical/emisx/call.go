@@ -9,6 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -131,8 +134,30 @@ func (cl *Client) refusal(c call, resp *http.Response) error {
 	m := classify(cl.outcomes, resp.StatusCode, er.LegacyOutcome, issue)
 	return &clinical.Error{
 		Op: c.op, Kind: m.kind, Cause: m.cause, Status: resp.StatusCode, LegacyOutcome: er.LegacyOutcome,
-		OutcomeUnknown: c.mutates && resp.StatusCode >= 500,
+		OutcomeUnknown: c.mutates && resp.StatusCode >= 500, RetryAfter: retryAfter(resp, time.Now()),
 	}
+}
+
+// maxRetryAfter bounds the wait a Retry-After header can ask for.
+const maxRetryAfter = time.Hour
+
+// retryAfter returns the wait a 429 or 503 answer asks for in its Retry-After header
+// (seconds, or an HTTP date), bounded by maxRetryAfter; zero when it asks for none.
+func retryAfter(resp *http.Response, now time.Time) time.Duration {
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return 0
+	}
+	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.Atoi(v); err == nil {
+		d = time.Duration(n) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
 }
 
 // sessionError says what a failure to get a clinician's token means.

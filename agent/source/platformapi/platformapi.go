@@ -22,10 +22,13 @@ const (
 	OutcomeAttn    = "needs-attention"
 	OutcomeCancel  = "cancelled"
 	OutcomeInvalid = "invalid" // the document failed validation and was never queued
+	// OutcomeConflict: the job id was sent again with content other than the queued job's;
+	// the first content is kept (and goes on to its own outcome), the second is dropped.
+	OutcomeConflict = "conflict"
 )
 
 // OutcomeStates lists every outcome state.
-var OutcomeStates = []string{OutcomeFiled, OutcomeReject, OutcomeAttn, OutcomeCancel, OutcomeInvalid}
+var OutcomeStates = []string{OutcomeFiled, OutcomeReject, OutcomeAttn, OutcomeCancel, OutcomeInvalid, OutcomeConflict}
 
 // Item is one writeback of a page; Document is the writeback/v1 document as sent.
 type Item struct {

@@ -24,6 +24,10 @@ type Settings struct {
 	// IgnoreConsultationGUID files each consultation under a GUID of the simulator's own
 	// instead of the one sent, as a clinical system that does not keep it would.
 	IgnoreConsultationGUID bool `json:"ignoreConsultationGuid"`
+	// ThrottleRate is the share of calls answered 429 Too Many Requests (before anything is
+	// done) with Retry-After: RetryAfterSeconds (default 1).
+	ThrottleRate      float64 `json:"throttleRate,omitempty"`
+	RetryAfterSeconds int     `json:"retryAfterSeconds,omitempty"`
 }
 
 // Validate reports settings that make no sense.
@@ -35,6 +39,10 @@ func (s Settings) Validate() error {
 		return errors.New("faults: errorRate must be between 0 and 1")
 	case s.TimeoutAfterCommitRate < 0 || s.TimeoutAfterCommitRate > 1:
 		return errors.New("faults: timeoutAfterCommitRate must be between 0 and 1")
+	case s.ThrottleRate < 0 || s.ThrottleRate > 1:
+		return errors.New("faults: throttleRate must be between 0 and 1")
+	case s.RetryAfterSeconds < 0 || s.RetryAfterSeconds > 3600:
+		return errors.New("faults: retryAfterSeconds must be between 0 and 3600")
 	}
 	return nil
 }
@@ -76,6 +84,18 @@ func (i *Injector) Latency() time.Duration {
 
 // FailCall draws whether a call fails with a server error.
 func (i *Injector) FailCall() bool { return i.draw(func(s Settings) float64 { return s.ErrorRate }) }
+
+// Throttle draws whether a call is answered 429, and returns the Retry-After to send.
+func (i *Injector) Throttle() (bool, int) {
+	if !i.draw(func(s Settings) float64 { return s.ThrottleRate }) {
+		return false, 0
+	}
+	after := i.Settings().RetryAfterSeconds
+	if after == 0 {
+		after = 1
+	}
+	return true, after
+}
 
 // DropAfterCommit draws whether a filing, once committed, goes unanswered.
 func (i *Injector) DropAfterCommit() bool {

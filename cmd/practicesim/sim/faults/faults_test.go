@@ -60,3 +60,21 @@ func TestSameSeedSameFaults(t *testing.T) {
 		}
 	}
 }
+
+func TestThrottle(t *testing.T) {
+	i := New(1)
+	if ok, _ := i.Throttle(); ok {
+		t.Fatal("throttled with a zero rate")
+	}
+	if err := i.Set(Settings{ThrottleRate: 1.5}); err == nil {
+		t.Error("throttleRate 1.5 accepted")
+	}
+	i.Set(Settings{ThrottleRate: 1})
+	if ok, after := i.Throttle(); !ok || after != 1 {
+		t.Errorf("Throttle = %v, %d; want true and the default 1 s", ok, after)
+	}
+	i.Set(Settings{ThrottleRate: 1, RetryAfterSeconds: 7})
+	if _, after := i.Throttle(); after != 7 {
+		t.Errorf("Retry-After %d, want 7", after)
+	}
+}

@@ -149,6 +149,12 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) (string, int, outcom
 			return op.name, a.writeBody(w, body), 0
 		}
 	}
+	var th *throttled
+	if errors.As(err, &th) {
+		w.Header().Set("Retry-After", strconv.Itoa(th.after))
+		status, code := a.writeError(w, http.StatusTooManyRequests, th.oe)
+		return op.name, status, code
+	}
 	var oe *outcome.Error
 	if !errors.As(err, &oe) {
 		a.cfg.Logger.Error("partner api call failed", "operation", op.name, "err", err)
@@ -208,11 +214,23 @@ func (a *API) injectFaults(ctx context.Context) error {
 			return fmt.Errorf("injected latency: %w", ctx.Err())
 		}
 	}
+	if ok, after := a.cfg.Faults.Throttle(); ok {
+		return &throttled{after: after, oe: outcome.Errorf(outcome.InternalError, "too many requests (practicesim fault injection)")}
+	}
 	if a.cfg.Faults.FailCall() {
 		return outcome.Errorf(outcome.InternalError, "simulated server fault (practicesim fault injection)")
 	}
 	return nil
 }
+
+// throttled is an injected 429 Too Many Requests with its Retry-After, in seconds.
+type throttled struct {
+	oe    *outcome.Error
+	after int
+}
+
+func (t *throttled) Error() string { return t.oe.Error() }
+func (t *throttled) Unwrap() error { return t.oe }
 
 // authorize applies the practice's EMAS Manager settings and returns the
 // calling user (0 for an application-only token).

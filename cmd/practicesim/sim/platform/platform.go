@@ -58,12 +58,13 @@ type Platform struct {
 	cfg Config
 	mux *http.ServeMux
 
-	mu     sync.Mutex
-	jobs   []*job
-	byID   map[string]*job
-	down   bool
-	pulls  int
-	nextNo int
+	mu      sync.Mutex
+	jobs    []*job
+	byID    map[string]*job
+	down    bool
+	pulls   int
+	nextNo  int
+	lastSeq int64 // the newest job's seq
 }
 
 // New returns a platform for the practice.
@@ -75,6 +76,7 @@ func New(cfg Config) *Platform {
 	p.mux.HandleFunc("POST /admin/platform/feed", p.feedHandler)
 	p.mux.HandleFunc("GET /admin/platform/jobs", p.jobsHandler)
 	p.mux.HandleFunc("POST /admin/platform/outage", p.outageHandler)
+	p.mux.HandleFunc("POST /admin/platform/resend", p.resendHandler)
 	p.mux.HandleFunc("GET /admin/platform/info", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"credential": DevCredential, "ods": cfg.Practice.ODSCode, "prefix": Prefix})
 	})
@@ -203,12 +205,54 @@ func (p *Platform) Feed(n int, clinician int32) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		j := &job{seq: int64(len(p.jobs) + 1), id: id, doc: doc}
+		p.lastSeq++
+		j := &job{seq: p.lastSeq, id: id, doc: doc}
 		p.jobs = append(p.jobs, j)
 		p.byID[id] = j
 		ids = append(ids, id)
 	}
 	return ids, nil
+}
+
+// Resend offers a job again under the same job id with different content (another
+// summary), as a broken platform might: the agent must keep the first, and report the
+// second as a conflict.
+func (p *Platform) Resend(jobID string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	j := p.byID[jobID]
+	if j == nil {
+		return fmt.Errorf("no job %q", jobID)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(j.doc, &doc); err != nil {
+		return fmt.Errorf("platform: job %s: %w", jobID, err)
+	}
+	doc["summary"] = fmt.Sprintf("%v (amended)", doc["summary"])
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	// The job moves to the end of the feed, offered again after every job before it.
+	p.lastSeq++
+	j.doc, j.acked, j.seq = b, false, p.lastSeq
+	i := slices.Index(p.jobs, j)
+	p.jobs = append(slices.Delete(p.jobs, i, i+1), j)
+	return nil
+}
+
+func (p *Platform) resendHandler(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		JobID string `json:"jobId"`
+	}
+	if !readJSON(w, r, &body) {
+		return
+	}
+	if err := p.Resend(body.JobID); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // SetOutage switches the simulated outage on or off.
