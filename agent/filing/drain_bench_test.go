@@ -117,8 +117,7 @@ func start(b *testing.B) *stack {
 	s := &stack{Stack: st, c: client.New(st.Socket), admin: adminclient.New(st.SimURL, nil), calls: calls}
 	who := s.Clinicians[0]
 	signed := s.SignIn(b, who)
-	if _, err := s.c.Link(b.Context(), apitype.LinkRequest{ClinicalUserID: signed.User.ID, AccessToken: signed.Token.AccessToken,
-		RefreshToken: signed.Token.RefreshToken, TokenType: signed.Token.TokenType, Expiry: signed.Token.Expiry}); err != nil {
+	if _, err := s.c.Link(b.Context(), signed.LinkRequest()); err != nil {
 		b.Fatal(err)
 	}
 	return s

@@ -20,8 +20,7 @@ func TestProbeIsForAnyoneAndFresh(t *testing.T) {
 		Components: []service.Component{filing.Component{}}})}
 	res := w.stack.SignIn(t, w.stack.Clinicians[0])
 	var ls apitype.LinkState
-	w.call("alice", http.MethodPost, apitype.PathLink, apitype.LinkRequest{ClinicalUserID: res.User.ID,
-		AccessToken: res.Token.AccessToken, RefreshToken: res.Token.RefreshToken, Expiry: res.Token.Expiry}, http.StatusOK, &ls)
+	w.call("alice", http.MethodPost, apitype.PathLink, res.LinkRequest(), http.StatusOK, &ls)
 
 	for _, user := range []string{"carol", "alice", "it"} {
 		var pr apitype.ProbeResult
