@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/Microsoft/go-winio"
 	"golang.org/x/sys/windows"
@@ -30,7 +31,37 @@ func listen(path string) (net.Listener, error) {
 	if errors.Is(err, windows.ERROR_ACCESS_DENIED) || errors.Is(err, windows.ERROR_PIPE_BUSY) {
 		return nil, fmt.Errorf("%w: %w", ErrInUse, err)
 	}
-	return ln, err
+	if err != nil {
+		return nil, err
+	}
+	if underWine() {
+		drainFirstInstance(path)
+	}
+	return ln, nil
+}
+
+// drainFirstInstance works around a difference of Wine's named pipes, and runs only under
+// Wine. go-winio's listener keeps the pipe's first instance (made with FILE_CREATE, which
+// is what makes a second server fail) only to hold the name, and serves clients on further
+// instances; it opens that first instance without read or write access, which on Windows
+// leaves it disconnected, so no client can ever connect to it. Wine (8.0) ignores that and
+// puts every new instance in the listening state, so the first client after each start
+// connected to the instance nobody serves and hung until its timeout (4 of 4 starts under
+// Wine; later clients answered in 40–80 ms). Connecting to it once here, and closing at
+// once, leaves that instance closing, so no client can take it. On Windows the instance is
+// disconnected, so this never runs there (and would find nothing to connect to).
+func drainFirstInstance(path string) {
+	timeout := 500 * time.Millisecond
+	if c, err := winio.DialPipe(path, &timeout); err == nil {
+		c.Close()
+	}
+}
+
+// underWine reports whether the program runs under Wine rather than Windows: Wine's
+// ntdll.dll exports wine_get_version, Windows' does not.
+func underWine() bool {
+	ntdll := windows.NewLazySystemDLL("ntdll.dll")
+	return ntdll.NewProc("wine_get_version").Find() == nil
 }
 
 func dial(ctx context.Context, path string) (net.Conn, error) {
