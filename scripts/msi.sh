@@ -76,7 +76,8 @@ fi
 
 msi=$out/WritebackAgent-$version-x64.msi
 rm -f "$msi"
-wixl -a x64 -D Version="$msi_version" -D BinDir="$bin" -o "$msi" installer/windows/*.wxs
+# wixl takes File/@Source relative to the working folder only.
+wixl -a x64 -D Version="$msi_version" -D BinDir="$(realpath --relative-to=. "$bin")" -o "$msi" installer/windows/*.wxs
 
 # What wixl cannot express:
 # - SecureCustomProperties: public properties given on the command line reach the server

@@ -21,14 +21,20 @@ const pipeSDDL = "D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;GRGW;;;IU)"
 const pipeBufferSize = 64 << 10
 
 func listen(path string) (net.Listener, error) {
-	// go-winio creates the first instance with FILE_FLAG_FIRST_PIPE_INSTANCE, so a pipe
-	// already created by another process (running service or impostor) is an error.
+	// go-winio creates the first instance with FILE_CREATE (FILE_FLAG_FIRST_PIPE_INSTANCE),
+	// so a pipe already created by another process (running service or impostor) is an
+	// error. Wine (8.0) does not enforce that for pipes: there, a server answering at path
+	// is looked for first.
+	if underWine() && answers(path) {
+		return nil, ErrInUse
+	}
 	ln, err := winio.ListenPipe(path, &winio.PipeConfig{
 		SecurityDescriptor: pipeSDDL,
 		InputBufferSize:    pipeBufferSize,
 		OutputBufferSize:   pipeBufferSize,
 	})
-	if errors.Is(err, windows.ERROR_ACCESS_DENIED) || errors.Is(err, windows.ERROR_PIPE_BUSY) {
+	if errors.Is(err, windows.ERROR_ACCESS_DENIED) || errors.Is(err, windows.ERROR_PIPE_BUSY) ||
+		errors.Is(err, windows.ERROR_ALREADY_EXISTS) {
 		return nil, fmt.Errorf("%w: %w", ErrInUse, err)
 	}
 	if err != nil {
@@ -50,11 +56,18 @@ func listen(path string) (net.Listener, error) {
 // Wine; later clients answered in 40–80 ms). Connecting to it once here, and closing at
 // once, leaves that instance closing, so no client can take it. On Windows the instance is
 // disconnected, so this never runs there (and would find nothing to connect to).
-func drainFirstInstance(path string) {
+func drainFirstInstance(path string) { answers(path) }
+
+// answers reports whether a client could connect to the pipe at path within half a second;
+// it closes the connection at once.
+func answers(path string) bool {
 	timeout := 500 * time.Millisecond
-	if c, err := winio.DialPipe(path, &timeout); err == nil {
-		c.Close()
+	c, err := winio.DialPipe(path, &timeout)
+	if err != nil {
+		return false
 	}
+	c.Close()
+	return true
 }
 
 // underWine reports whether the program runs under Wine rather than Windows: Wine's

@@ -188,9 +188,35 @@ func applyInstallSettings(dataDir, configFile string, props map[string]string) (
 // service has stopped, when IT gives REMOVE_DATA=1. It deletes the data folder: queued
 // writebacks, links, the sealed credential, configuration and logs.
 func removeData(loc location, stdout io.Writer) error {
-	if err := os.RemoveAll(loc.dataDir); err != nil {
+	if err := removeTree(loc.dataDir); err != nil {
 		return fmt.Errorf("remove the data folder %s: %w", loc.dataDir, err)
 	}
 	fmt.Fprintf(stdout, "wbagentd: removed the data folder %s\n", loc.dataDir)
+	return nil
+}
+
+// removeTree removes dir and everything in it with plain deletes, deepest first (os.RemoveAll
+// on Windows uses file-system calls Wine does not implement). A dir that does not exist is
+// not an error.
+func removeTree(dir string) error {
+	var all []string
+	err := filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		all = append(all, path)
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for i := len(all) - 1; i >= 0; i-- {
+		if err := os.Remove(all[i]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
 	return nil
 }

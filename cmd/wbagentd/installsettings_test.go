@@ -135,3 +135,26 @@ func TestEveryInstallPropertyHasASetting(t *testing.T) {
 		}
 	}
 }
+
+func TestRemoveDataRemovesTheFolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	for _, f := range []string{"queue.db", "blobs/1.att", "logs/wbagentd.log"} {
+		p := filepath.Join(dir, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out strings.Builder
+	if code := run([]string{"remove-data", "--data", dir}, &out, &out); code != exitOK {
+		t.Fatalf("exit %d: %s", code, out.String())
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the data folder is still there: %v", err)
+	}
+	if code := run([]string{"remove-data", "--data", dir}, &out, &out); code != exitOK {
+		t.Errorf("a second remove-data: exit %d: %s", code, out.String())
+	}
+}
