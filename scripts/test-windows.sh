@@ -89,9 +89,21 @@ step "building the Windows tests and the ProcessPrng shim"
 # Go >= 1.22 binaries need ProcessPrng (bcryptprimitives.dll), which Wine 8.0 lacks.
 x86_64-w64-mingw32-gcc -shared -O2 -o "$work/bcryptprimitives.dll" \
 	scripts/wine/processprng.c scripts/wine/processprng.def -lbcrypt
+# The test binaries only (never the shipped programs) are built with one standard-library
+# file patched: Go's os.RemoveAll deletes with FileDispositionInformationEx, which Wine 8.0
+# does not implement (STATUS_NOT_IMPLEMENTED, "Invalid function"), and falls back to the
+# older call only for the statuses Windows returns. Every t.TempDir cleanup failed without it.
+goroot=$(go env GOROOT)
+at=$goroot/src/internal/syscall/windows/at_windows.go
+mkdir -p "$work/overlay"
+sed 's|^\(\t*\)STATUS_NOT_SUPPORTED: *\(//.*\)$|\1STATUS_NOT_SUPPORTED, \2\n\1NTStatus(0xC0000002): // STATUS_NOT_IMPLEMENTED: Wine|' \
+	"$at" >"$work/overlay/at_windows.go"
+grep -q 'NTStatus(0xC0000002)' "$work/overlay/at_windows.go" ||
+	fail "could not patch $at for Wine (has Go's Deleteat changed?)"
+printf '{"Replace": {"%s": "%s"}}\n' "$at" "$work/overlay/at_windows.go" >"$work/overlay/overlay.json"
 test_pkgs=$(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./agent/... ./cmd/wbagentd)
 # shellcheck disable=SC2086
-GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go test -c -o "$work/tests/" $test_pkgs
+GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go test -overlay "$work/overlay/overlay.json" -c -o "$work/tests/" $test_pkgs
 
 step "making a Wine prefix"
 wineboot -i >/dev/null 2>&1 || true
