@@ -40,8 +40,10 @@ export WINEPREFIX=$work/prefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 pipe='\\.\pipe\WritebackAgentTest'
 
 sim_pid=
+msi_pid=
 cleanup() {
 	[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null || true
+	[ -n "$msi_pid" ] && kill "$msi_pid" 2>/dev/null || true
 	wineserver -k 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -67,9 +69,11 @@ msiexec() {
 # Wine's +msi trace in LOG (Wine's own MSI log does not record the message).
 refused_by() {
 	local cond
-	cond=$(tr -d '\r' <"$1" | sed -n 's/.*MSI_EvaluateConditionW 0 <- L"\(.*\)"$/\1/p' | tail -n 1)
-	grep -q 'Execution halted, action L"LaunchConditions" returned 1603' "$1" || return 1
-	msiinfo export "$2" LaunchCondition | tr -d '\r' | awk -F'\t' -v c="$cond" '$1 == c { print $2 }'
+	# The trace escapes the condition as C does (\" and \\).
+	cond=$(tr -d '\r' <"$1" | sed -n 's/.*MSI_EvaluateConditionW 0 <- L"\(.*\)"$/\1/p' | tail -n 1 |
+		sed -e 's/\\\\/\x01/g' -e 's/\\"/"/g' -e 's/\x01/\\/g')
+	grep -aq 'Execution halted, action L"LaunchConditions" returned 1603' "$1" || return 1
+	msiinfo export "$2" LaunchCondition | tr -d '\r' | cond=$cond awk -F'\t' '$1 == ENVIRON["cond"] { print $2 }'
 }
 
 # msiexec_traced LOG ARGS: msiexec with Wine's MSI trace in LOG; its exit status (mod 256).
@@ -79,6 +83,17 @@ msiexec_traced() {
 	WINEDEBUG=+msi timeout 300 wine msiexec "$@" /qn >"$log" 2>&1 || rc=$?
 	[ "$rc" -ne 124 ] || fail "msiexec $* did not finish within 300 s"
 	return "$rc"
+}
+
+# build_msis: `make msi` twice (1.0.0 and 1.0.1), signed with a throwaway certificate made
+# here. It runs in the background while the tests run under Wine (the first build of
+# wbagent-ui, through cgo, takes minutes).
+build_msis() {
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=Writeback Agent test signing" \
+		-keyout "$work/sign.key" -out "$work/sign.pem" 2>/dev/null
+	for v in 1.0.0 1.0.1; do
+		OUT=$work/dist SIGN_CERT=$work/sign.pem SIGN_KEY=$work/sign.key scripts/msi.sh "wintest-$v" "$v" || return 1
+	done
 }
 
 rm -rf "$work"
@@ -112,6 +127,11 @@ wineboot -i >/dev/null 2>&1 || true
 wineserver -k 2>/dev/null || true
 wineserver -p
 cp "$work/bcryptprimitives.dll" "$WINEPREFIX/drive_c/windows/system32/"
+
+# ---------------------------------------------------------------------------------------
+step "building two signed MSIs (1.0.0 and 1.0.1) in the background: $work/logs/msi-build.log"
+build_msis >"$work/logs/msi-build.log" 2>&1 &
+msi_pid=$!
 
 # ---------------------------------------------------------------------------------------
 step "running the Windows tests under Wine"
@@ -173,13 +193,9 @@ done
 say "all $ran packages' Windows tests passed under Wine${flaky[*]:+ (flaky, passed on a second attempt: ${flaky[*]})}"
 
 # ---------------------------------------------------------------------------------------
-step "building two signed MSIs (1.0.0 and 1.0.1)"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=Writeback Agent test signing" \
-	-keyout "$work/sign.key" -out "$work/sign.pem" 2>/dev/null
-for v in 1.0.0 1.0.1; do
-	OUT=$work/dist SIGN_CERT=$work/sign.pem SIGN_KEY=$work/sign.key scripts/msi.sh "wintest-$v" "$v" |
-		grep -v '^msi.sh: signed' || true
-done
+step "waiting for the MSIs"
+wait "$msi_pid" || fail "make msi failed: $(tail -n 20 "$work/logs/msi-build.log")"
+msi_pid=
 msi1=$work/dist/WritebackAgent-wintest-1.0.0-x64.msi
 msi2=$work/dist/WritebackAgent-wintest-1.0.1-x64.msi
 [ -f "$msi1" ] && [ -f "$msi2" ] || fail "make msi did not produce the MSIs"
