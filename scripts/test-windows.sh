@@ -65,6 +65,16 @@ msiexec() {
 	return "$rc"
 }
 
+# wait_service_gone: wait (up to 60 s) until no wbagentd.exe process is left: Wine's
+# msiexec can wait a long time in InstallFiles for a program file still held open.
+wait_service_gone() {
+	for _ in $(seq 600); do
+		pgrep -x wbagentd.exe >/dev/null || return 0
+		sleep 0.1
+	done
+	say "warning: a wbagentd.exe process is still running 60 s after the service stopped"
+}
+
 # refused_by LOG MSI: the message of the launch condition that stopped an install, from
 # Wine's +msi trace in LOG (Wine's own MSI log does not record the message).
 refused_by() {
@@ -250,6 +260,19 @@ echo "    refused: $msg"
 [[ $msg == "PRACTICE_ODS: "* ]] || fail "the refusal does not name PRACTICE_ODS: $msg"
 [ ! -d "$progdir" ] || fail "a refused install left $progdir"
 
+step "a property only the service can check (APPLICATION_ID not a GUID) fails the install"
+rc=0
+msiexec "$work/logs/msi-bad-app-id.log" /i "$(winepath -w "$msi1")" \
+	PRACTICE_ODS="$ods" CLINICAL_API_URL="$sim_url" CLINICAL_ISSUER="$sim_url" CLINICAL_CLIENT_ID="$client_id" \
+	APPLICATION_ID=not-a-guid PLATFORM_URL="$sim_url" ENROLMENT_CODE="$enrol_code" LOCAL_API_PIPE="$pipe" || rc=$?
+# 1603 on Windows; Wine's msiexec reports a failed service start as 1627 (91 mod 256).
+[ "$rc" -eq $((1603 % 256)) ] || [ "$rc" -eq $((1627 % 256)) ] || fail "install with APPLICATION_ID=not-a-guid exited $rc, want a failure"
+[ ! -e "$progdir/wbagentd.exe" ] || fail "the failed install was not rolled back"
+[ ! -e "$data/install.toml" ] && [ ! -e "$data/source-credential" ] || fail "a refused set of properties was stored"
+win sc query WritebackAgent >/dev/null && fail "the failed install left the service registered"
+say "refused and rolled back (the Event Log, which Wine cannot query, names MSI property APPLICATION_ID: cmd/wbagentd's TestAnInvalidInstallPropertyIsNamed)"
+wait_service_gone
+
 # ---------------------------------------------------------------------------------------
 step "installing 1.0.0 silently with properties"
 # IT may place config.toml before installing (here: poll the platform every 2 s, not 30).
@@ -349,6 +372,7 @@ step "uninstalling keeps the data"
 rc=0
 msiexec "$work/logs/msi-uninstall.log" /x "$(winepath -w "$msi2")" || rc=$?
 [ "$rc" -eq 0 ] || fail "uninstall exited $rc; see $work/logs/msi-uninstall.log"
+wait_service_gone
 win sc query WritebackAgent >/dev/null && fail "the service is still registered"
 [ ! -e "$progdir/wbagentd.exe" ] || fail "the programs are still installed"
 win reg query 'HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Run' /v "Writeback Agent" >/dev/null && fail "the Run entry is still there"
