@@ -126,7 +126,10 @@ sed 's|^\(\t*\)STATUS_NOT_SUPPORTED: *\(//.*\)$|\1STATUS_NOT_SUPPORTED, \2\n\1NT
 grep -q 'NTStatus(0xC0000002)' "$work/overlay/at_windows.go" ||
 	fail "could not patch $at for Wine (has Go's Deleteat changed?)"
 printf '{"Replace": {"%s": "%s"}}\n' "$at" "$work/overlay/at_windows.go" >"$work/overlay/overlay.json"
-test_pkgs=$(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./agent/... ./cmd/wbagentd)
+with_tests='{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}'
+test_pkgs=$(GOOS=windows go list -f "$with_tests" ./agent/... ./cmd/wbagentd)
+linux_only=$(comm -13 <(echo "$test_pkgs" | sort) <(GOOS=linux go list -f "$with_tests" ./agent/... ./cmd/wbagentd | sort))
+[ -z "$linux_only" ] || say "no Windows tests (their test files are built for Linux or Unix only):" $linux_only
 # shellcheck disable=SC2086
 GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go test -overlay "$work/overlay/overlay.json" -c -o "$work/tests/" $test_pkgs
 

@@ -2,8 +2,11 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -156,5 +159,52 @@ func TestRemoveDataRemovesTheFolder(t *testing.T) {
 	}
 	if code := run([]string{"remove-data", "--data", dir}, &out, &out); code != exitOK {
 		t.Errorf("a second remove-data: exit %d: %s", code, out.String())
+	}
+}
+
+// The MSI writes every property where the service reads it, hides the secret ones from its
+// log, and lets all of them through to a managed install (scripts/msi.sh patches
+// SecureCustomProperties).
+func TestTheMSIWritesEveryPropertyWhereTheServiceReadsIt(t *testing.T) {
+	wxs, err := os.ReadFile(filepath.Join("..", "..", "installer", "windows", "WritebackAgent.wxs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msiSh, err := os.ReadFile(filepath.Join("..", "..", "scripts", "msi.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?s)\npublic=\(([^)]*)\)`).FindSubmatch(msiSh)
+	if m == nil {
+		t.Fatal("scripts/msi.sh has no public=(...) list")
+	}
+	public := strings.Fields(string(m[1]))
+	var hidden []string
+	for _, p := range installProperties {
+		key := installKey
+		if p.Secret {
+			key = secretKey
+			hidden = append(hidden, p.Property)
+		}
+		want := fmt.Sprintf(`Key="%s" Name="%s" Type="string" Value="[%s]"`, key, p.Value, p.Property)
+		if !strings.Contains(string(wxs), want) {
+			t.Errorf("the .wxs lacks %s", want)
+		}
+		if !slices.Contains(public, p.Property) {
+			t.Errorf("scripts/msi.sh does not add %s to SecureCustomProperties", p.Property)
+		}
+	}
+	h := regexp.MustCompile(`<Property Id="MsiHiddenProperties" Value="([^"]*)"/>`).FindSubmatch(wxs)
+	if h == nil {
+		t.Fatal("the .wxs has no MsiHiddenProperties")
+	}
+	got := strings.Split(string(h[1]), ";")
+	slices.Sort(got)
+	slices.Sort(hidden)
+	if !slices.Equal(got, hidden) {
+		t.Errorf("MsiHiddenProperties %v, want the secret properties %v", got, hidden)
+	}
+	if !strings.Contains(string(wxs), `Arguments="service"`) || !strings.Contains(string(wxs), `Name="`+serviceName+`"`) {
+		t.Error("the .wxs does not register the service as wbagentd expects")
 	}
 }
