@@ -32,7 +32,7 @@ fail() {
 }
 step() { echo "test-windows: [$(($(date +%s) - started))s] $*"; }
 
-scripts/deps.sh wine wine64 wixl msitools gcc-mingw-w64-x86-64 osslsigncode openssl >/dev/null
+scripts/deps.sh wine wine64 wixl msitools gcc-mingw-w64-x86-64 osslsigncode openssl procps >/dev/null
 
 export WINEPREFIX=$work/prefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 # A test pipe: Wine has no SYSTEM account, and the CLI refuses the default pipe when it is
