@@ -165,8 +165,15 @@ step "running the Windows tests under Wine"
 #   leaving the file open in the test process; Windows (not only Wine) refuses to delete a
 #   file its own process holds open ("Sharing violation"), so the sweep at reopen fails.
 #   The test needs a Windows-compatible crash simulation (reported to the queue's owner).
+# - TestDropFolder (agent/dropfolder) drops its first file as soon as the service has
+#   started, before the drop-folder component has created the folder: a race in the test
+#   that it loses under Wine most runs ("Path not found"); it needs to wait for the folder
+#   (reported to the drop folder's owner). The package's other tests run.
 declare -A skip_pkg=([github.com/writeback-agent/wbagent/agent/layout]="checks the build with the go tool; run by make test")
-declare -A skip_tests=([github.com/writeback-agent/wbagent/agent/queue]="^TestOrphanedAttachmentsAreSweptAtOpen$")
+declare -A skip_tests=(
+	[github.com/writeback-agent/wbagent/agent/queue]="^TestOrphanedAttachmentsAreSweptAtOpen$"
+	[github.com/writeback-agent/wbagent/agent/dropfolder]="^TestDropFolder$"
+)
 failed=()
 flaky=()
 ran=0
@@ -187,9 +194,9 @@ for pkg in $test_pkgs; do
 	log=$work/logs/test-$name.log
 	t0=$(date +%s)
 	# A test binary runs in its package's folder, as go test runs it. A package that fails
-	# is run once more, saying so: under Wine everything is slower, and a race in a test
-	# (seen: agent/dropfolder dropping a file before the component made the folder) shows
-	# more often. A second failure fails the run.
+	# is run once more, saying so: under Wine everything is slower, and timing margins in
+	# tests (seen: agent/filer's end-to-end runs while wbagent-ui compiles) run out more
+	# often. A second failure fails the run.
 	ok=
 	for attempt in 1 2; do
 		if [ "$attempt" = 2 ] && [ -n "$msi_pid" ]; then
