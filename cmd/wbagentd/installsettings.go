@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/pelletier/go-toml/v2"
 
@@ -188,7 +189,19 @@ func applyInstallSettings(dataDir, configFile string, props map[string]string) (
 // service has stopped, when IT gives REMOVE_DATA=1. It deletes the data folder: queued
 // writebacks, links, the sealed credential, configuration and logs.
 func removeData(loc location, stdout io.Writer) error {
-	if err := removeTree(loc.dataDir); err != nil {
+	// The service must have let go of its files: the uninstaller stops it first, but make sure
+	// (IT may run this by hand), and give a stopping process a few seconds to close them.
+	if err := stopServiceForRemoval(); err != nil {
+		return err
+	}
+	var err error
+	for range 20 {
+		if err = removeTree(loc.dataDir); err == nil {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if err != nil {
 		return fmt.Errorf("remove the data folder %s: %w", loc.dataDir, err)
 	}
 	fmt.Fprintf(stdout, "wbagentd: removed the data folder %s\n", loc.dataDir)

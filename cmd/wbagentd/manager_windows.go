@@ -232,3 +232,36 @@ func (s systemLog) close() {
 		s.l.Close()
 	}
 }
+
+// stopServiceForRemoval stops the service, if it is registered and running, and waits (up to
+// 30 s) until it has stopped, so that remove-data finds its files closed.
+func stopServiceForRemoval() error {
+	m, err := mgr.Connect()
+	if err != nil {
+		return fmt.Errorf("connect to the service manager: %w", err)
+	}
+	defer m.Disconnect()
+	s, err := m.OpenService(serviceName)
+	if err != nil {
+		return nil // not registered: nothing runs
+	}
+	defer s.Close()
+	st, err := s.Query()
+	if err != nil {
+		return fmt.Errorf("query service %s: %w", serviceName, err)
+	}
+	if st.State != svc.Stopped && st.State != svc.StopPending {
+		if st, err = s.Control(svc.Stop); err != nil {
+			return fmt.Errorf("stop service %s: %w", serviceName, err)
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); st.State != svc.Stopped; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("service %s did not stop within 30 s: stop it, then run wbagentd remove-data again", serviceName)
+		}
+		if st, err = s.Query(); err != nil {
+			return fmt.Errorf("query service %s: %w", serviceName, err)
+		}
+	}
+	return nil
+}
