@@ -10,7 +10,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Service-side packages run under the race detector.
 AGENT_PKGS := ./agent/...
 
-.PHONY: all deps build test ui-test vet run bench bench-queue bench-drain bench-tray bench-ui fuzz screenshots screenshots-tray screenshots-windows clean
+.PHONY: all deps build test ui-test vet run bench bench-queue bench-drain bench-tray bench-ui fuzz screenshots screenshots-tray screenshots-windows clean msi test-windows pkg
 
 all: build
 
@@ -85,6 +85,23 @@ screenshots-tray: deps
 	@scripts/deps.sh x11-apps x11-utils imagemagick trayer xdotool
 	$(GO) build -o $(BIN)/ ./cmd/wbagent-tray
 	xvfb-run -a -s "-screen 0 1024x768x24" scripts/screenshot-tray.sh $(BIN) docs/screenshots
+
+# make msi: dist/WritebackAgent-$(VERSION)-x64.msi (scripts/msi.sh): the four Windows programs
+# cross-compiled with the version stamped in, the MSI built with wixl from installer/windows.
+# SIGN_CERT=cert.pem SIGN_KEY=key.pem sign every .exe and the MSI (Authenticode); MSI_VERSION
+# sets the MSI's ProductVersion (default: from a vN.N.N tag, else 0.0.0).
+msi:
+	@scripts/msi.sh $(VERSION) $(MSI_VERSION)
+
+# make test-windows: the Windows build under Wine (scripts/test-windows.sh): the agent
+# packages' tests, then the real MSI installed, used, upgraded, downgraded and removed.
+# Installs Wine, wixl and mingw if missing. Work folder: WINTEST_DIR (default /tmp/wbagent-wintest).
+test-windows:
+	@scripts/test-windows.sh
+
+# make pkg: the macOS installer package (installer/macos/build-pkg.sh); runs on a Mac only.
+pkg:
+	@installer/macos/build-pkg.sh $(VERSION)
 
 clean:
 	rm -rf $(BIN)

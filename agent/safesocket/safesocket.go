@@ -43,9 +43,10 @@ func Listen(path string) (net.Listener, error) {
 	return ln, nil
 }
 
-// Dial connects to the local API at path. On Windows, a connection to the default pipe
-// is refused unless the process serving it runs as SYSTEM, so no other program can stand in
-// for the service.
+// Dial connects to the local API at path. On Windows, a connection is refused unless the
+// process serving the pipe runs as SYSTEM (or, on another path than the default, as the
+// caller's own user: a copy run for testing), so no other user's program can stand in for
+// the service.
 func Dial(ctx context.Context, path string) (net.Conn, error) {
 	c, err := dial(ctx, path)
 	if err != nil {

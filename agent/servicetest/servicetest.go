@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +82,10 @@ func Start(t testing.TB, opts Options) *Stack {
 	}
 	t.Cleanup(func() { os.RemoveAll(sockDir) })
 	s.Socket = filepath.Join(sockDir, "api.sock")
+	if runtime.GOOS == "windows" {
+		// The local API is a named pipe there: one name per test service.
+		s.Socket = `\\.\pipe\` + filepath.Base(sockDir)
+	}
 	s.DataDir = t.TempDir()
 	s.Config = config.Default()
 	s.Config.Practice.ODS = s.Sim.Practice().ODSCode

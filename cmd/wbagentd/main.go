@@ -6,6 +6,7 @@
 //	wbagentd install|uninstall|start|stop [--data DIR] [--config FILE]   for developers
 //	wbagentd --check-config [--data DIR] [--config FILE]
 //	wbagentd enrol [--data DIR] [--credential-file FILE]  seal the platform enrolment credential (FILE or standard input)
+//	wbagentd remove-data [--data DIR]   delete the data folder (the uninstaller, with REMOVE_DATA=1)
 //	wbagentd version
 //
 // DIR defaults to the machine's data folder (%ProgramData%\WritebackAgent, /Library/Application
@@ -51,6 +52,8 @@ const usage = `usage:
   wbagentd --check-config [--data DIR] [--config FILE]
   wbagentd enrol [--data DIR] [--credential-file FILE]   store the platform enrolment credential
                                                           encrypted (FILE, or standard input)
+  wbagentd remove-data [--data DIR]   delete the data folder (what the uninstaller
+                                      runs with REMOVE_DATA=1; stop the service first)
   wbagentd version`
 
 func main() {
@@ -74,7 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return enrol(rest, stdout, stderr)
 	}
 	switch cmd {
-	case "run", "service", "check-config", "install", "uninstall", "start", "stop":
+	case "run", "service", "check-config", "install", "uninstall", "start", "stop", "remove-data":
 	default:
 		fmt.Fprintf(stderr, "wbagentd: unknown command %q\n%s\n", cmd, usage)
 		return exitUsage
@@ -99,6 +102,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = foreground(ctx, loc, stderr)
 	case "service":
 		err = underManager(loc)
+	case "remove-data":
+		err = removeData(loc, stdout)
 	default:
 		err = control(cmd, loc)
 	}
@@ -186,7 +191,7 @@ func printConfigError(w io.Writer, err error) {
 	}
 	fmt.Fprintf(w, "wbagentd: the configuration has %d problem(s):\n", len(ce.Problems))
 	for _, p := range ce.Problems {
-		fmt.Fprintln(w, "  -", p)
+		fmt.Fprintln(w, "  -", describeProblem(p))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -88,8 +89,11 @@ func TestForegroundRunsUntilStoppedAndKeepsItsData(t *testing.T) {
 	}
 	defer os.RemoveAll(sockDir)
 	sock := filepath.Join(sockDir, "api.sock")
+	if runtime.GOOS == "windows" {
+		sock = `\\.\pipe\` + filepath.Base(sockDir)
+	}
 	cfgFile := filepath.Join(t.TempDir(), "agent.toml")
-	if err := os.WriteFile(cfgFile, []byte(validConfig+"[local_api]\nsocket = \""+sock+"\"\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte(validConfig+"[local_api]\nsocket = '"+sock+"'\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	loc, err := parseLocation("run", []string{"--data", dir, "--config", cfgFile}, &bytes.Buffer{})
@@ -158,7 +162,9 @@ func TestManagerConfigRunsTheServiceWithTheSameLocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := managerConfig(loc)
-	if got := strings.Join(c.Arguments, " "); got != "service --data /srv/wb --config /etc/wb.toml" || c.Name != serviceName {
+	data, _ := filepath.Abs("/srv/wb") // a drive is added on Windows
+	cfg, _ := filepath.Abs("/etc/wb.toml")
+	if got := strings.Join(c.Arguments, " "); got != "service --data "+data+" --config "+cfg || c.Name != serviceName {
 		t.Errorf("arguments %q, name %q", got, c.Name)
 	}
 	if c.Executable != "" || c.WorkingDirectory != "" {
