@@ -161,18 +161,8 @@ step "running the Windows tests under Wine"
 # What does not run here, and why (printed every run; nothing else is left out):
 # - agent/layout checks the repository's build with the go tool (which is not in the Wine
 #   prefix): the cross-compilation to windows and darwin; `make test` runs it on Linux.
-# - TestOrphanedAttachmentsAreSweptAtOpen (agent/queue) simulates a crash mid-write by
-#   leaving the file open in the test process; Windows (not only Wine) refuses to delete a
-#   file its own process holds open ("Sharing violation"), so the sweep at reopen fails.
-#   The test needs a Windows-compatible crash simulation (reported to the queue's owner).
-# - TestDropFolder (agent/dropfolder) drops its first file as soon as the service has
-#   started, before the drop-folder component has created the folder: a race in the test
-#   that it loses under Wine most runs ("Path not found"); it needs to wait for the folder
-#   (reported to the drop folder's owner). The package's other tests run.
 declare -A skip_pkg=([github.com/writeback-agent/wbagent/agent/layout]="checks the build with the go tool; run by make test")
 declare -A skip_tests=(
-	[github.com/writeback-agent/wbagent/agent/queue]="^TestOrphanedAttachmentsAreSweptAtOpen$"
-	[github.com/writeback-agent/wbagent/agent/dropfolder]="^TestDropFolder$"
 )
 failed=()
 flaky=()

@@ -5,39 +5,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 
-	"golang.org/x/sys/windows"
+	"github.com/writeback-agent/wbagent/agent/internal/wine"
 )
-
-func underWine() bool {
-	return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
-}
-
-// testDir is a temporary folder removed after the test (t.TempDir's cleanup fails under
-// Wine 8: Go's RemoveAll uses a call Wine does not implement).
-func testDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "wbagent-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		var all []string
-		filepath.Walk(dir, func(p string, _ os.FileInfo, _ error) error { all = append(all, p); return nil })
-		slices.Reverse(all)
-		for _, p := range all {
-			os.Remove(p)
-		}
-	})
-	return dir
-}
 
 // The no-follow open reads a file of its own, and refuses a folder, a file with another
 // name (hard link) and a symbolic link, without reading through them.
 func TestWindowsOpenFileRefusesLinks(t *testing.T) {
-	dir := testDir(t)
+	dir := t.TempDir()
 	plain := filepath.Join(dir, "a.json")
 	if err := os.WriteFile(plain, []byte(`{}`), 0o600); err != nil {
 		t.Fatal(err)
@@ -63,7 +39,7 @@ func TestWindowsOpenFileRefusesLinks(t *testing.T) {
 	if err := os.Symlink(plain, filepath.Join(dir, "sym.json")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Lstat(filepath.Join(dir, "sym.json")); err != nil && underWine() {
+	if _, err := os.Lstat(filepath.Join(dir, "sym.json")); err != nil && wine.Detected() {
 		t.Skip("Wine 8's CreateSymbolicLinkW reports success and creates nothing: symbolic links are covered by TestDropFolderRefusesLinks on Unix")
 	}
 	if _, err := openFile(filepath.Join(dir, "sym.json")); !errors.Is(err, errLink) {

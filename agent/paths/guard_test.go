@@ -53,7 +53,7 @@ func newFake() *fakeSecurity {
 // A folder the service creates is protected, whoever runs it; one that SYSTEM or
 // Administrators own already is protected again.
 func TestGuardProtectsNewAndAdminOwnedFolders(t *testing.T) {
-	base := testDir(t)
+	base := t.TempDir()
 	sec := newFake()
 	fresh := filepath.Join(base, "fresh")
 	if err := guard(fresh, sec); err != nil {
@@ -108,7 +108,7 @@ func TestGuardRefusesUnsafeFolders(t *testing.T) {
 		}, "inside"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := filepath.Join(testDir(t), "WritebackAgent")
+			dir := filepath.Join(t.TempDir(), "WritebackAgent")
 			os.Mkdir(dir, 0o700)
 			sec := newFake()
 			at := tc.prepare(dir, sec)
@@ -127,7 +127,7 @@ func TestGuardRefusesUnsafeFolders(t *testing.T) {
 
 func TestGuardCreatesNestedFolders(t *testing.T) {
 	sec := newFake()
-	dir := filepath.Join(testDir(t), "a", "b")
+	dir := filepath.Join(t.TempDir(), "a", "b")
 	if err := guard(dir, sec); err != nil {
 		t.Fatalf("nested new folder: %v", err)
 	}

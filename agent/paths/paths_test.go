@@ -18,7 +18,7 @@ func TestDataDirIsAbsolute(t *testing.T) {
 }
 
 func TestSecureCreatesAPrivateFolder(t *testing.T) {
-	dir := filepath.Join(testDir(t), "data")
+	dir := filepath.Join(t.TempDir(), "data")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

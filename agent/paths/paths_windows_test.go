@@ -7,17 +7,14 @@ import (
 	"testing"
 
 	"golang.org/x/sys/windows"
-)
 
-// underWine reports whether the test runs under Wine (its ntdll exports wine_get_version).
-func underWine() bool {
-	return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
-}
+	"github.com/writeback-agent/wbagent/agent/internal/wine"
+)
 
 // With the real security calls: a new folder gets SYSTEM (or Administrators) as owner and
 // the protected DACL; a folder holding a symbolic link, or that is one, is refused.
 func TestWindowsSecureSetsOwnerAndProtectedDACL(t *testing.T) {
-	dir := filepath.Join(testDir(t), "WritebackAgent")
+	dir := filepath.Join(t.TempDir(), "WritebackAgent")
 	if err := Secure(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +25,7 @@ func TestWindowsSecureSetsOwnerAndProtectedDACL(t *testing.T) {
 	if err := Secure(dir); err != nil {
 		t.Errorf("securing again: %v", err)
 	}
-	if underWine() {
+	if wine.Detected() {
 		t.Skip("Wine 8 does not keep a file's security descriptor (SetSecurityInfo succeeds, GetSecurityInfo returns its default): the owner and DACL rules are covered by TestGuard*")
 	}
 	owner, _, _ := sd.Owner()
@@ -59,22 +56,22 @@ func TestWindowsSecureSetsOwnerAndProtectedDACL(t *testing.T) {
 
 // A folder holding a symbolic link, or that is one, is refused with the real calls.
 func TestWindowsSecureRefusesLinks(t *testing.T) {
-	dir := filepath.Join(testDir(t), "WritebackAgent")
+	dir := filepath.Join(t.TempDir(), "WritebackAgent")
 	if err := Secure(dir); err != nil {
 		t.Fatal(err)
 	}
-	target := testDir(t)
+	target := t.TempDir()
 	if err := os.Symlink(target, filepath.Join(dir, "failed")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Lstat(filepath.Join(dir, "failed")); err != nil && underWine() {
+	if _, err := os.Lstat(filepath.Join(dir, "failed")); err != nil && wine.Detected() {
 		t.Skip("Wine 8's CreateSymbolicLinkW reports success and creates nothing: links are covered by TestGuardRefusesUnsafeFolders")
 	}
 	var ue *UnsafeError
 	if err := Secure(dir); !errors.As(err, &ue) {
 		t.Errorf("a folder holding a link: Secure = %v", err)
 	}
-	link := filepath.Join(testDir(t), "WritebackAgent")
+	link := filepath.Join(t.TempDir(), "WritebackAgent")
 	if err := os.Symlink(target, link); err != nil {
 		t.Fatal(err)
 	}

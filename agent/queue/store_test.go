@@ -402,6 +402,9 @@ func TestOrphanedAttachmentsAreSweptAtOpen(t *testing.T) {
 	w.Close()
 	half, _ := st.Create(1) // a crash mid-write leaves a .tmp
 	half.Write([]byte("x"))
+	// The crash: the process's handle goes (as the OS closes it), the .tmp stays. Windows
+	// refuses to delete a file its own process still holds open.
+	half.(*blobWriter).f.Close()
 	kept := f.to(Received)
 	d := doc("job-with-file")
 	d.Attachments = []writeback.Attachment{{FileName: "f", MediaType: "text/plain", DataBase64: "aGk="}}

@@ -1,10 +1,13 @@
 package queue
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,9 +20,8 @@ import (
 func openWALFixture(t *testing.T) (dir string, key []byte) {
 	t.Helper()
 	tmp := t.TempDir()
-	abs, _ := filepath.Abs(filepath.Join("testdata", "wal-format2.tar.gz"))
-	if out, err := exec.Command("tar", "xzf", abs, "-C", tmp).CombinedOutput(); err != nil {
-		t.Fatalf("untar fixture: %v: %s", err, out)
+	if err := untar(filepath.Join("testdata", "wal-format2.tar.gz"), tmp); err != nil {
+		t.Fatalf("untar fixture: %v", err)
 	}
 	b, err := os.ReadFile(filepath.Join("testdata", "wal-format2.key"))
 	if err != nil {
@@ -29,6 +31,55 @@ func openWALFixture(t *testing.T) (dir string, key []byte) {
 		t.Fatal(err)
 	}
 	return filepath.Join(tmp, "wal-format2"), key
+}
+
+// untar unpacks the gzipped tar archive at src into dir (folders and regular files only), in
+// Go so that the Windows test build needs no tar program.
+func untar(src, dir string) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return err
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		name := filepath.Join(dir, filepath.FromSlash(h.Name))
+		if !strings.HasPrefix(name, filepath.Clean(dir)+string(filepath.Separator)) {
+			return fmt.Errorf("%s: outside the folder", h.Name)
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(name, 0o700); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
+				return err
+			}
+			out, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(out, tr)
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // A queue written by the build with the write-ahead log opens, its logged changes

@@ -10,6 +10,8 @@ import (
 
 	"github.com/Microsoft/go-winio"
 	"golang.org/x/sys/windows"
+
+	"github.com/writeback-agent/wbagent/agent/internal/wine"
 )
 
 const defaultPath = `\\.\pipe\WritebackAgent`
@@ -32,7 +34,7 @@ func listen(path string) (net.Listener, error) {
 	// so a pipe already created by another process (running service or impostor) is an
 	// error. Wine (8.0) does not enforce that for pipes: there, a server answering at path
 	// is looked for first.
-	if underWine() && answers(path) {
+	if wine.Detected() && answers(path) {
 		return nil, ErrInUse
 	}
 	ln, err := winio.ListenPipe(path, &winio.PipeConfig{
@@ -47,7 +49,7 @@ func listen(path string) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	if underWine() {
+	if wine.Detected() {
 		drainFirstInstance(path)
 	}
 	return ln, nil
@@ -75,13 +77,6 @@ func answers(path string) bool {
 	}
 	c.Close()
 	return true
-}
-
-// underWine reports whether the program runs under Wine rather than Windows: Wine's
-// ntdll.dll exports wine_get_version, Windows' does not.
-func underWine() bool {
-	ntdll := windows.NewLazySystemDLL("ntdll.dll")
-	return ntdll.NewProc("wine_get_version").Find() == nil
 }
 
 func dial(ctx context.Context, path string) (net.Conn, error) {

@@ -56,7 +56,7 @@ var (
 // copy of the file cannot unprotect it (machine-scope DPAPI, used before, let any local
 // account do so).
 func TestServiceKeyOpensOnlyForTheServiceAccount(t *testing.T) {
-	dir := testDir(t)
+	dir := t.TempDir()
 	key := bytes.Repeat([]byte{9}, KeySize)
 	if err := (dpapiKeys{dir: dir, api: asService}).store(key); err != nil {
 		t.Fatal(err)
@@ -77,7 +77,7 @@ func TestServiceKeyOpensOnlyForTheServiceAccount(t *testing.T) {
 // A key an earlier version protected in machine scope is protected again for the service's
 // account, and the machine-scope copy deleted, at the first load.
 func TestMachineScopeKeyIsMigrated(t *testing.T) {
-	dir := testDir(t)
+	dir := t.TempDir()
 	key := bytes.Repeat([]byte{5}, KeySize)
 	legacy, _ := asService.protectMachine(key, legacyEntropy)
 	if err := os.WriteFile(filepath.Join(dir, LegacyKeyFileName), legacy, 0o600); err != nil {
@@ -103,7 +103,7 @@ func TestMachineScopeKeyIsMigrated(t *testing.T) {
 }
 
 func TestNoKeyIsNotExist(t *testing.T) {
-	if _, err := (dpapiKeys{dir: testDir(t), api: asService}).load(); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := (dpapiKeys{dir: t.TempDir(), api: asService}).load(); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("load of nothing = %v, want fs.ErrNotExist", err)
 	}
 }
@@ -119,7 +119,7 @@ func (k dpapiKeys) unprotectLegacyForTest() ([]byte, error) {
 // A migration interrupted after the service's key was written leaves the machine-scope file:
 // the next load deletes it.
 func TestInterruptedMigrationIsFinished(t *testing.T) {
-	dir := testDir(t)
+	dir := t.TempDir()
 	key := bytes.Repeat([]byte{6}, KeySize)
 	if err := (dpapiKeys{dir: dir, api: asService}).store(key); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/windows"
+
+	"github.com/writeback-agent/wbagent/agent/internal/wine"
 )
 
 // blobFlags returns a DPAPI blob's dwFlags (after dwVersion, the provider GUID, the master
@@ -25,7 +27,7 @@ func blobFlags(t *testing.T, b []byte) uint32 {
 // With the real DPAPI: a new key is protected in user scope (no CRYPTPROTECT_LOCAL_MACHINE)
 // and reopens; a machine-scope key of an earlier version is migrated.
 func TestWindowsKeyIsUserScopeAndMigrates(t *testing.T) {
-	dir := testDir(t)
+	dir := t.TempDir()
 	k1, err := LoadOrCreateKey(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +41,7 @@ func TestWindowsKeyIsUserScopeAndMigrates(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	legacyDir := testDir(t)
+	legacyDir := t.TempDir()
 	key := bytes.Repeat([]byte{3}, KeySize)
 	machineBlob, err := systemDPAPI{}.protectMachine(key, legacyEntropy)
 	if err != nil {
@@ -60,7 +62,7 @@ func TestWindowsKeyIsUserScopeAndMigrates(t *testing.T) {
 	}
 
 	if blobFlags(t, machineBlob)&windows.CRYPTPROTECT_LOCAL_MACHINE == 0 {
-		if underWine() {
+		if wine.Detected() {
 			t.Skip("Wine's DPAPI does not record the scope in its blobs (dwFlags is 0): the scope is covered by TestServiceKeyOpensOnlyForTheServiceAccount")
 		}
 		t.Fatal("a machine-scope blob does not carry CRYPTPROTECT_LOCAL_MACHINE: the blob layout is not the one expected")
@@ -68,11 +70,6 @@ func TestWindowsKeyIsUserScopeAndMigrates(t *testing.T) {
 	if blobFlags(t, userBlob)&windows.CRYPTPROTECT_LOCAL_MACHINE != 0 {
 		t.Error("the data key is protected in machine scope: any local account could unprotect it")
 	}
-}
-
-// underWine reports whether the test runs under Wine (its ntdll exports wine_get_version).
-func underWine() bool {
-	return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
 }
 
 // A hand-off opens again, and is not the secret in clear.
