@@ -340,7 +340,7 @@ done
 [ "$(echo "$waiting" | grep -c .)" -ge 2 ] || fail "the writebacks did not reach needs-confirmation: $(cli queue list)"
 first=$(echo "$waiting" | head -n 1)
 kept=$(echo "$waiting" | sed -n 2p)
-cli confirm "$first" | sed 's/^/    /' || fail "wbagent confirm $first failed"
+cli confirm "$first" --online-visible=false | sed 's/^/    /' || fail "wbagent confirm $first failed"
 for _ in $(seq 60); do
 	ids filed | grep -qx "$first" && break
 	sleep 1
