@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 type fakeSystem struct {
@@ -92,9 +93,16 @@ func TestTheFileRotatesBySize(t *testing.T) {
 	if err := closeFile(); err != nil {
 		t.Fatal(err)
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
+	// lumberjack removes rotated files beyond MaxFiles in a goroutine of its own, which
+	// closing the file does not wait for: allow it a few seconds.
+	var entries []os.DirEntry
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if entries, err = os.ReadDir(dir); err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) <= 3 || time.Now().After(deadline) {
+			break
+		}
 	}
 	if len(entries) < 2 || len(entries) > 3 {
 		t.Errorf("%d files in the logs folder, want the current one and at most 2 rotated", len(entries))
