@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # msi.sh VERSION [MSI_VERSION] — `make msi`: cross-compile the four Windows programs with
 # VERSION stamped in, sign them, build dist/WritebackAgent-VERSION-x64.msi from
-# installer/windows/*.wxs with wixl, patch what wixl cannot express, and sign the MSI.
+# installer/windows/*.wxs with wixl, patch what wixl cannot express, and sign the MSI; the
+# Group Policy template (installer/windows/policy) is copied to OUT/policy.
 #
 #   MSI_VERSION  the MSI's ProductVersion, N.N.N[.N]; default: VERSION without a leading "v"
 #                when it has that form (a release tag), else 0.0.0 (a development build,
@@ -127,4 +128,7 @@ secret_rows=$(msiinfo export "$msi" Registry | tr -d '\r' | grep -cF "	SOFTWARE\
 }
 
 [ -n "${SIGN_CERT:-}" ] && sign "$msi"
+# The Group Policy template, next to the MSI for IT (docs/deploying.md).
+rm -rf "$out/policy"
+cp -r installer/windows/policy "$out/policy"
 echo "msi.sh: built $msi (ProductVersion $msi_version)"
