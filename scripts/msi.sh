@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # msi.sh VERSION [MSI_VERSION] — `make msi`: cross-compile the four Windows programs with
 # VERSION stamped in, sign them, build dist/WritebackAgent-VERSION-x64.msi from
-# installer/windows/*.wxs with wixl, patch what wixl cannot express, and sign the MSI.
+# installer/windows/*.wxs with wixl, patch what wixl cannot express, and sign the MSI; the
+# Group Policy template (installer/windows/policy) is copied to OUT/policy.
 #
 #   MSI_VERSION  the MSI's ProductVersion, N.N.N[.N]; default: VERSION without a leading "v"
 #                when it has that form (a release tag), else 0.0.0 (a development build,
@@ -94,10 +95,40 @@ secure="$secure;$(
 secure=${secure#;}
 msibuild "$msi" -q "UPDATE Property SET Value = '$secure' WHERE Property = 'SecureCustomProperties'" 2>/dev/null
 msibuild "$msi" -q "UPDATE Shortcut SET Target = '[#wbagent_ui.exe]' WHERE Shortcut = 'ReviewShortcut'" 2>/dev/null
+
+# - MsiLockPermissionsEx: the InstallSecrets key (ENROLMENT_CODE, APPLICATION_ID until the
+#   service's first start moves them into the data folder) is readable by SYSTEM and
+#   Administrators only, from the moment the MSI writes it: every Registry row writing that
+#   key gets this protected DACL (no inherited "Users: read"). Windows Installer 5.0 or later
+#   applies it (the package says InstallerVersion 500); Wine 8.0's msiexec ignores the table
+#   (the key then keeps its inherited DACL), so `make test-windows` checks the rows in the
+#   package, not the key's ACL.
+secrets_sddl='D:P(A;CI;KA;;;SY)(A;CI;KA;;;BA)'
+idt=$(mktemp -d)
+{
+	printf 'MsiLockPermissionsEx\tLockObject\tTable\tSDDL\tCondition\r\n'
+	printf 's72\ts72\ts32\ts0\tS255\r\n'
+	printf 'MsiLockPermissionsEx\tMsiLockPermissionsEx\r\n'
+	msiinfo export "$msi" Registry | tr -d '\r' | sddl=$secrets_sddl awk -F'\t' '
+		NR > 3 && $2 == "2" && $3 == "SOFTWARE\\Writeback Agent\\InstallSecrets" {
+			printf "Lock%s\t%s\tRegistry\t%s\t\r\n", $1, $1, ENVIRON["sddl"]
+		}'
+} >"$idt/MsiLockPermissionsEx.idt"
+msibuild "$msi" -i "$idt/MsiLockPermissionsEx.idt"
+rm -rf "$idt"
 msiinfo export "$msi" Property | tr -d '\r' | grep -q "^SecureCustomProperties.*REMOVE_DATA" || {
 	echo "msi.sh: patching SecureCustomProperties failed" >&2
 	exit 1
 }
+locked=$(msiinfo export "$msi" MsiLockPermissionsEx | tr -d '\r' | grep -cF "	Registry	$secrets_sddl	" || true)
+secret_rows=$(msiinfo export "$msi" Registry | tr -d '\r' | grep -cF "	SOFTWARE\\Writeback Agent\\InstallSecrets	" || true)
+[ "$secret_rows" -ge 3 ] && [ "$locked" -eq "$secret_rows" ] || {
+	echo "msi.sh: locking the InstallSecrets key failed ($locked of $secret_rows Registry rows locked)" >&2
+	exit 1
+}
 
 [ -n "${SIGN_CERT:-}" ] && sign "$msi"
+# The Group Policy template, next to the MSI for IT (docs/deploying.md).
+rm -rf "$out/policy"
+cp -r installer/windows/policy "$out/policy"
 echo "msi.sh: built $msi (ProductVersion $msi_version)"

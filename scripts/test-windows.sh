@@ -230,13 +230,23 @@ for f in "$msi1" "$msi2" "$work"/dist/windows-wintest-1.0.1/*.exe; do
 	grep -q "Signature verification: ok" "$work/logs/verify.log" || fail "$f: signature not verified"
 done
 say "the MSIs and every .exe are signed and verify"
-for t in ServiceInstall ServiceControl Upgrade LaunchCondition Property Registry; do
+for t in ServiceInstall ServiceControl Upgrade LaunchCondition Property Registry MsiLockPermissionsEx; do
 	msiinfo export "$msi2" "$t" | tr -d '\r' >"$work/logs/msi-$t.txt"
 done
 grep -q "^WritebackAgent	WritebackAgent	Writeback Agent	16	2	1			LocalSystem		service	Service	" "$work/logs/msi-ServiceInstall.txt" ||
 	fail "ServiceInstall table: $(cat "$work/logs/msi-ServiceInstall.txt")"
 grep -q "^MsiHiddenProperties	ENROLMENT_CODE;APPLICATION_ID$" "$work/logs/msi-Property.txt" || fail "MsiHiddenProperties missing"
 grep -q "^SecureCustomProperties	.*PRACTICE_ODS;PLATFORM_URL;ENROLMENT_CODE" "$work/logs/msi-Property.txt" || fail "SecureCustomProperties lacks the properties"
+# The InstallSecrets key is SYSTEM's and Administrators' only: every Registry row writing it
+# is locked with a protected DACL. (Wine's msiexec ignores MsiLockPermissionsEx, so this is
+# checked in the package; Windows Installer applies it.)
+secret_rows=$(awk -F'\t' '$3 == "SOFTWARE\\Writeback Agent\\InstallSecrets" { print $1 }' "$work/logs/msi-Registry.txt")
+[ "$(echo "$secret_rows" | wc -w)" -ge 3 ] || fail "the Registry table does not write the InstallSecrets values"
+for r in $secret_rows; do
+	grep -qF "	$r	Registry	D:P(A;CI;KA;;;SY)(A;CI;KA;;;BA)	" "$work/logs/msi-MsiLockPermissionsEx.txt" ||
+		fail "Registry row $r (InstallSecrets) is not locked to SYSTEM and Administrators: $(cat "$work/logs/msi-MsiLockPermissionsEx.txt")"
+done
+say "the InstallSecrets key is locked to SYSTEM and Administrators (MsiLockPermissionsEx, $(echo "$secret_rows" | wc -w) rows)"
 
 # ---------------------------------------------------------------------------------------
 step "starting practicesim on loopback"
@@ -325,6 +335,7 @@ grep -q "ods = '$ods'" "$data/install.toml" || fail "install.toml lacks the prac
 # Windows' msiexec leaves the MsiHiddenProperties out of its log; Wine's does not implement
 # them (its log shows every property), so that is checked in the package, not the log.
 say "note: Wine's msiexec ignores MsiHiddenProperties; checked that the MSI lists ENROLMENT_CODE and APPLICATION_ID there"
+say "note: Wine's msiexec ignores MsiLockPermissionsEx (the InstallSecrets key keeps its inherited DACL under Wine); checked that the MSI locks it"
 
 step "linking a clinician, queueing, confirming and filing"
 cli link --username "$username" --password "$password" | sed 's/^/    /' || fail "wbagent link failed"

@@ -170,6 +170,12 @@ func (c Config) TOML() ([]byte, error) {
 // exist is skipped), over the defaults, and validates the result. Errors are an *Error
 // listing every problem; the last file is the one problems tell IT to edit.
 func Load(files ...string) (Config, error) {
+	return LoadWithPolicy(nil, files...)
+}
+
+// LoadWithPolicy is Load with the Group Policy values p (ReadPolicy) overriding every file.
+// A problem with a value p sets names the policy value.
+func LoadWithPolicy(p Policy, files ...string) (Config, error) {
 	cfg := Default()
 	l := loader{source: map[string]string{}}
 	if len(files) > 0 {
@@ -178,6 +184,7 @@ func Load(files ...string) (Config, error) {
 	for _, f := range files {
 		l.read(f, &cfg)
 	}
+	l.applyPolicy(p, &cfg)
 	if !l.unreadable {
 		l.validate(cfg)
 	}

@@ -208,3 +208,26 @@ func TestTheMSIWritesEveryPropertyWhereTheServiceReadsIt(t *testing.T) {
 		t.Error("the .wxs does not register the service as wbagentd expects")
 	}
 }
+
+// The key holding the secret install values is locked to SYSTEM and Administrators by
+// scripts/msi.sh (MsiLockPermissionsEx, for every Registry row writing secretKey): the lock
+// must name the key this service reads, and grant no one else. `make msi` checks the rows in
+// the built package and `make test-windows` checks them again.
+func TestTheMSILocksTheSecretsKeyTheServiceReads(t *testing.T) {
+	msiSh, err := os.ReadFile(filepath.Join("..", "..", "scripts", "msi.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	awkKey := strings.ReplaceAll(secretKey, `\`, `\\`)
+	if !strings.Contains(string(msiSh), `$3 == "`+awkKey+`"`) {
+		t.Errorf("scripts/msi.sh does not lock the Registry rows of %s", secretKey)
+	}
+	m := regexp.MustCompile(`\nsecrets_sddl='([^']*)'`).FindSubmatch(msiSh)
+	if m == nil {
+		t.Fatal("scripts/msi.sh has no secrets_sddl")
+	}
+	// Protected (no inherited ACEs), and only LocalSystem (SY) and Administrators (BA).
+	if want := `D:P(A;CI;KA;;;SY)(A;CI;KA;;;BA)`; string(m[1]) != want {
+		t.Errorf("the InstallSecrets key's SDDL is %s, want %s", m[1], want)
+	}
+}

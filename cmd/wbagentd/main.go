@@ -166,9 +166,20 @@ func (l location) files() []string {
 	return []string{filepath.Join(l.dataDir, paths.InstallFile), l.configFile}
 }
 
+// loadConfig reads the configuration files and, on Windows, the Group Policy values that
+// override them (config.PolicyKey).
+func loadConfig(loc location) (config.Config, config.Policy, error) {
+	policy, err := config.ReadPolicy()
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	cfg, err := config.LoadWithPolicy(policy, loc.files()...)
+	return cfg, policy, err
+}
+
 // checkConfig is --check-config: every problem with its fix, or the effective configuration.
 func checkConfig(loc location, stdout, stderr io.Writer) int {
-	cfg, err := config.Load(loc.files()...)
+	cfg, policy, err := loadConfig(loc)
 	if err != nil {
 		printConfigError(stderr, err)
 		return exitError
@@ -178,8 +189,11 @@ func checkConfig(loc location, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wbagentd:", err)
 		return exitError
 	}
-	fmt.Fprintf(stdout, "wbagentd: the configuration is valid (read %s, then %s). In effect, secrets redacted:\n\n%s",
-		loc.files()[0], loc.files()[1], text)
+	read := fmt.Sprintf("read %s, then %s", loc.files()[0], loc.files()[1])
+	if len(policy) > 0 {
+		read += `, then Group Policy (HKLM\` + config.PolicyKey + ")"
+	}
+	fmt.Fprintf(stdout, "wbagentd: the configuration is valid (%s). In effect, secrets redacted:\n\n%s", read, text)
 	return exitOK
 }
 
@@ -198,7 +212,7 @@ func printConfigError(w io.Writer, err error) {
 // start loads the configuration, opens the log and starts the service. sys, if not nil,
 // receives the log's important lines (the system log); console, if not nil, all of them.
 func start(loc location, sys logging.SystemLogger, console io.Writer) (*service.Service, func() error, error) {
-	cfg, err := config.Load(loc.files()...)
+	cfg, _, err := loadConfig(loc)
 	if err != nil {
 		return nil, nil, err
 	}
