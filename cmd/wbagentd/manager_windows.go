@@ -169,25 +169,17 @@ func clearSecrets() error {
 // setDelayedStart makes the automatic start delayed (after the services Windows needs to
 // sign users in), which wixl's ServiceInstall cannot express.
 func setDelayedStart(name string) error {
-	m, err := mgr.Connect()
-	if err != nil {
-		return fmt.Errorf("connect to the service manager: %w", err)
-	}
-	defer m.Disconnect()
-	s, err := m.OpenService(name)
-	if err != nil {
-		return fmt.Errorf("open service %s: %w", name, err)
-	}
-	defer s.Close()
-	c, err := s.Config()
-	if err != nil {
-		return err
-	}
-	if c.StartType != mgr.StartAutomatic || c.DelayedAutoStart {
-		return nil
-	}
-	c.DelayedAutoStart = true
-	return s.UpdateConfig(c)
+	return withService(name, func(s *mgr.Service) error {
+		c, err := s.Config()
+		if err != nil {
+			return fmt.Errorf("read the service's configuration: %w", err)
+		}
+		if c.StartType != mgr.StartAutomatic || c.DelayedAutoStart {
+			return nil
+		}
+		c.DelayedAutoStart = true
+		return s.UpdateConfig(c)
+	})
 }
 
 // systemLog writes to the Windows Event Log (Application, source serviceName, registered

@@ -17,6 +17,13 @@ const recoveryResetSeconds = 24 * 60 * 60
 // stops with an error rather than crashing. The service sets them itself at every start,
 // so they hold however it was registered.
 func setRecovery(name string) error {
+	return withService(name, func(s *mgr.Service) error {
+		return recoverWithRestarts(s)
+	})
+}
+
+// withService runs f with service name opened in the service manager.
+func withService(name string, f func(*mgr.Service) error) error {
 	m, err := mgr.Connect()
 	if err != nil {
 		return fmt.Errorf("connect to the service manager: %w", err)
@@ -27,6 +34,11 @@ func setRecovery(name string) error {
 		return fmt.Errorf("open service %s: %w", name, err)
 	}
 	defer s.Close()
+	return f(s)
+}
+
+// recoverWithRestarts sets s's recovery actions to restartDelays.
+func recoverWithRestarts(s *mgr.Service) error {
 	actions := make([]mgr.RecoveryAction, len(restartDelays))
 	for i, d := range restartDelays {
 		actions[i] = mgr.RecoveryAction{Type: mgr.ServiceRestart, Delay: d}
