@@ -46,6 +46,20 @@ const (
 	IT              Owner = "it"               // the PC, the service, the network
 )
 
+// Text names who fixes a condition as people read it ("the practice manager"): the tray and
+// the windows say "Who fixes it: " and this.
+func (o Owner) Text() string {
+	switch o {
+	case Clinician:
+		return "the clinician"
+	case PracticeManager:
+		return "the practice manager"
+	case IT:
+		return "IT"
+	}
+	return string(o)
+}
+
 // Condition is one thing that is wrong or worth knowing. Fix holds the steps, one per line.
 type Condition struct {
 	Code     string   `json:"code"`

@@ -198,7 +198,7 @@ func Build(s *Snapshot, p Prefs, now time.Time) View {
 				Action: Action{Kind: ActOpen, Window: WindowProblems}})
 			break
 		}
-		tip := "Who fixes it: " + ownerName(c.Owner) + ". Opens the steps."
+		tip := "Who fixes it: " + c.Owner.Text() + ". Opens the steps."
 		if mine {
 			tip = "You can fix this: opens the steps."
 		}
@@ -276,17 +276,6 @@ func ownerLabel(c condition.Condition, linked, relink, admin bool, attention int
 func opens(title string) string {
 	r := []rune(strings.TrimSuffix(title, "…"))
 	return string(r[:min(len(r), maxTitle-1)]) + "…"
-}
-
-// ownerName names who fixes a condition, for tooltips.
-func ownerName(o condition.Owner) string {
-	switch o {
-	case condition.Clinician:
-		return "the clinician"
-	case condition.IT:
-		return "IT"
-	}
-	return "the practice manager"
 }
 
 // when says when t was, as briefly as is clear on now's day: "14:32", "yesterday 14:32",

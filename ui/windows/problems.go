@@ -29,19 +29,6 @@ const (
 	NoProbe       = "This version of the service cannot check on demand (it has no probe route); it checks by itself every few minutes."
 )
 
-// OwnerText says who fixes a condition, as people read it.
-func OwnerText(o condition.Owner) string {
-	switch o {
-	case condition.Clinician:
-		return "the clinician"
-	case condition.PracticeManager:
-		return "the practice manager"
-	case condition.IT:
-		return "IT"
-	}
-	return string(o)
-}
-
 // SeverityText names a severity.
 func SeverityText(s condition.Severity) string {
 	switch s {
@@ -208,7 +195,7 @@ func conditionCard(c condition.Condition) fyne.CanvasObject {
 	stripe.SetMinSize(fyne.NewSize(6, 6))
 	sev := canvas.NewText(SeverityText(c.Severity), severityColour(c.Severity))
 	sev.TextStyle.Bold = true
-	who := widget.NewLabel("Who fixes it: " + OwnerText(c.Owner))
+	who := widget.NewLabel("Who fixes it: " + c.Owner.Text())
 	who.TextStyle.Bold = true
 	items := []fyne.CanvasObject{
 		container.NewHBox(sev, layout.NewSpacer(), who),
